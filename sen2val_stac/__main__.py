@@ -1,0 +1,3 @@
+from sen2val_stac.cli import main
+
+raise SystemExit(main())
