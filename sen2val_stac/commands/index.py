@@ -1,0 +1,79 @@
+"""``sen2val-stac index``: index a Sen2Chain INDICES tree into a static STAC catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sen2val_stac.config import ConfigError, load_config
+from sen2val_stac.indexer import IndexReport, index_tree
+from sen2val_stac.lock import CatalogLocked, catalog_lock
+
+NAME = "index"
+HELP = "Index a Sen2Chain INDICES tree as a static STAC catalogue (incremental)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``index``."""
+    parser.add_argument("indices_dir", nargs="?", help="the INDICES folder (default: config indices_dir)")
+    parser.add_argument("--catalog", help="catalogue folder to write (default: config catalog_dir)")
+    parser.add_argument("--config", help="sen2val.yaml configuration file")
+    parser.add_argument("--workers", type=int, help="worker processes reading rasters (default: CPUs)")
+    parser.add_argument("--root-href", help="publish with absolute links under this URL")
+    parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+
+def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
+    """Configuration, INDICES folder and catalogue folder from the arguments and the config file."""
+    config = load_config(args.config)
+    if getattr(args, "root_href", None):
+        config["root_href"] = args.root_href
+    indices_dir = args.indices_dir or config.get("indices_dir")
+    catalog_dir = args.catalog or config.get("catalog_dir")
+    if not indices_dir or not catalog_dir:
+        raise ConfigError("give INDICES_DIR and --catalog (or indices_dir and catalog_dir in --config)")
+    return config, indices_dir, catalog_dir
+
+
+def print_report(report: IndexReport, out: Any = sys.stdout) -> None:
+    """Human summary of an index run; every skipped file with its reason."""
+    print(
+        f"Catalogue {report.catalog_dir}: {report.items_total} items in {len(report.collections)} collections"
+        f" ({', '.join(report.collections) or 'none'}); added {len(report.added)}, updated {len(report.updated)},"
+        f" removed {len(report.removed)}, unchanged {report.unchanged}; {report.seconds:.1f} s.",
+        file=out,
+    )
+    for item_id in report.removed:
+        print(f"  removed {item_id} (its product vanished from the tree)", file=out)
+    if report.skipped:
+        print(f"Skipped {len(report.skipped)} input(s):", file=out)
+        for s in report.skipped:
+            print(f"  {s['path']}: {s['reason']}", file=out)
+    print(f"Report: {report.catalog_dir}/.sen2val/index-report.json", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``index``; exit 1 when nothing could be indexed, 2 on configuration or output errors."""
+    import os
+
+    try:
+        config, indices_dir, catalog_dir = resolve(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not os.path.isdir(indices_dir):
+        print(f"error: {indices_dir}: not a folder", file=sys.stderr)
+        return 2
+    try:
+        with catalog_lock(catalog_dir, wait=0):
+            report = index_tree(indices_dir, catalog_dir, config, workers=args.workers,
+                                progress=False if args.no_progress else None)
+    except CatalogLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:
+        print(f"error: cannot write the catalogue: {exc}", file=sys.stderr)
+        return 2
+    print_report(report)
+    return 0 if report.items_total else 1
