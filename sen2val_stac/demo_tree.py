@@ -147,7 +147,7 @@ def write_product(indices_dir: Path, spec: ProductSpec) -> Path:
         if spec.quicklook:
             q = QUICKLOOK_FACTOR
             ql = quicklook_rgb(masked[::q, ::q], JP2_NODATA)
-            ql_transform = transform * transform.scale(n / ql.shape[2], n / ql.shape[1])
+            ql_transform = transform @ transform.scale(n / ql.shape[2], n / ql.shape[1])
             _write(folder / f"{base}_{mask}_QL.tif", ql, ql_transform, epsg, 0, ".tif")
     if spec.sidecar:
         for path, _ in written:

@@ -125,7 +125,7 @@ def read_sample(
             rows, cols = math.ceil(ds.height / factor), math.ceil(ds.width / factor)
             data = ds.read(out_shape=(ds.count, rows, cols))
             t = ds.transform
-            sample_t = t * t.scale(ds.width / cols, ds.height / rows)
+            sample_t = t @ t.scale(ds.width / cols, ds.height / rows)
             return RasterSample(
                 epsg=ds.crs.to_epsg(),
                 crs_wkt=ds.crs.to_wkt(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -36,8 +37,9 @@ def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
     return config, indices_dir, catalog_dir
 
 
-def print_report(report: IndexReport, out: Any = sys.stdout) -> None:
+def print_report(report: IndexReport, out: Any = None) -> None:
     """Human summary of an index run; every skipped file with its reason."""
+    out = out or sys.stdout
     print(
         f"Catalogue {report.catalog_dir}: {report.items_total} items in {len(report.collections)} collections"
         f" ({', '.join(report.collections) or 'none'}); added {len(report.added)}, updated {len(report.updated)},"
@@ -55,8 +57,6 @@ def print_report(report: IndexReport, out: Any = sys.stdout) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``index``; exit 1 when nothing could be indexed, 2 on configuration or output errors."""
-    import os
-
     try:
         config, indices_dir, catalog_dir = resolve(args)
     except ConfigError as exc:
