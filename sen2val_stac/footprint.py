@@ -61,7 +61,8 @@ def to_wgs84(geom: Polygon | MultiPolygon, epsg: int, simplify_m: float) -> dict
     lonlat = shapely.geometry.polygon.orient(lonlat) if isinstance(lonlat, Polygon) else MultiPolygon(
         [shapely.geometry.polygon.orient(p) for p in lonlat.geoms])
     lonlat = _unwrap(lonlat)
-    fixed = shape(antimeridian.fix_shape(mapping(lonlat)))
+    west, _, east, _ = lonlat.bounds
+    fixed = shape(antimeridian.fix_shape(mapping(lonlat))) if west < -180 or east > 180 else lonlat
     # Drop the densified vertices that the reprojection left (nearly) collinear.
     fixed = fixed.simplify(simplify_m / 4 / METRES_PER_DEGREE, preserve_topology=True)
     rounded = shapely.set_precision(fixed, 10**-DECIMALS)

@@ -54,9 +54,11 @@ class RasterSample:
         """
         data = self.data
         valid = np.ones(data.shape[1:], dtype=bool)
-        if self.nodata is not None:
-            if self.nodata_tolerance:
-                valid &= np.all(np.abs(data.astype("float64") - self.nodata) > self.nodata_tolerance, axis=0)
+        if self.nodata is not None and math.isnan(self.nodata):
+            valid &= ~np.any(np.isnan(data), axis=0)
+        elif self.nodata is not None:
+            if self.nodata_tolerance and np.issubdtype(data.dtype, np.integer):
+                valid &= np.all(np.abs(data.astype("int32") - int(self.nodata)) > self.nodata_tolerance, axis=0)
             else:
                 valid &= np.all(data != self.nodata, axis=0)
         if self.valid_range is not None:
