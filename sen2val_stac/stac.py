@@ -240,6 +240,7 @@ def collection_dict(index: str, records: list[dict[str, Any]], config: dict[str,
         "sat:relative_orbit": sorted({r["relative_orbit"] for r in records}),
         "sen2chain:masks": sorted({m for r in records for m in r["masks"]}),
     }
+    summaries = {k: v for k, v in summaries.items() if v}
     if clouds:
         summaries["eo:cloud_cover"] = {"minimum": min(clouds), "maximum": max(clouds)}
     extensions = list(C.COLLECTION_EXTENSIONS)
