@@ -68,7 +68,7 @@ def parse_datetime(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -85,13 +85,13 @@ def collections(catalog_dir: str | os.PathLike[str]) -> list[tuple[Path, dict[st
     """Every collection the root catalog links (path, JSON), in link order."""
     catalog_dir = Path(catalog_dir)
     root_path = catalog_dir / C.CATALOG_FILE
-    root = _read(root_path)
+    root = read_json(root_path)
     root_href = _root_href(root)
     out = []
     for link in root["links"]:
         if link["rel"] == "child":
             path = _local(root_path, link["href"], catalog_dir, root_href)
-            out.append((path, _read(path)))
+            out.append((path, read_json(path)))
     return out
 
 
@@ -105,14 +105,14 @@ def _root_href(root: dict[str, Any]) -> str | None:
 def iter_items(catalog_dir: str | os.PathLike[str]) -> Iterator[ItemRef]:
     """Every item of every index collection (collections holding ``sen2chain:index``)."""
     catalog_dir = Path(catalog_dir)
-    root_href = _root_href(_read(catalog_dir / C.CATALOG_FILE))
+    root_href = _root_href(read_json(catalog_dir / C.CATALOG_FILE))
     for coll_path, coll in collections(catalog_dir):
         if "sen2chain:index" not in coll:
             continue
         for link in coll["links"]:
             if link["rel"] == "item":
                 path = _local(coll_path, link["href"], catalog_dir, root_href)
-                yield ItemRef(path, _read(path))
+                yield ItemRef(path, read_json(path))
 
 
 def _intersects(bbox: list[float], query: tuple[float, float, float, float]) -> bool:

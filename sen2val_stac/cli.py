@@ -35,10 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sen2val_stac").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

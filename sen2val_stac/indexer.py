@@ -21,6 +21,7 @@ from sen2val_stac import __version__
 from sen2val_stac import constants as C
 from sen2val_stac.atomic import dump_json, write_atomic, write_json
 from sen2val_stac.extract import RECORD_VERSION, ItemError, extract_record
+from sen2val_stac.parquet_index import is_stale, write_parquet
 from sen2val_stac.scan import ItemSource, Skip, scan_tree
 from sen2val_stac.stac import Layout, catalog_dict, collection_dict, item_dict
 from sen2val_stac.templates import templates_dir
@@ -236,6 +237,8 @@ def index_tree(
                  "items": records, "failed": failed}
     if new_state != state:
         write_atomic(_state_path(catalog_dir), json.dumps(new_state, separators=(",", ":")).encode())
+    if report.changed or is_stale(catalog_dir):
+        write_parquet(catalog_dir)
 
     report.skipped = [s.as_dict() for s in skips]
     report.skipped += [{"path": f["path"], "reason": f["reason"]} for f in failed.values()]

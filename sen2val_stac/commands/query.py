@@ -1,0 +1,47 @@
+"""``sen2val-stac query``: print the items matching filters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sen2val_stac.query import QueryError, query_frame, query_items
+
+NAME = "query"
+HELP = "Print the catalogue items matching index, tile, time and bounding-box filters."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``query``."""
+    parser.add_argument("catalog", help="catalogue folder")
+    parser.add_argument("--index", help="index name, e.g. NDVI")
+    parser.add_argument("--tile", help="MGRS tile, e.g. 40KCB")
+    parser.add_argument("--start", help="first date, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--end", help="last date, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--bbox", help="W,S,E,N in degrees")
+    parser.add_argument("--format", choices=("table", "geojson", "csv"), default="table")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print matches; exit 2 on a bad filter or an unreadable catalogue."""
+    filters = dict(index=args.index, tile=args.tile, start=args.start, end=args.end, bbox=args.bbox)
+    try:
+        if args.format == "geojson":
+            refs = query_items(args.catalog, **filters)
+            json.dump({"type": "FeatureCollection", "features": [r.item for r in refs]}, sys.stdout, ensure_ascii=False)
+            print()
+            return 0
+        frame = query_frame(args.catalog, **filters)
+    except (QueryError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = frame[["id", "datetime", "sen2chain:index", "sen2chain:tile", "eo:cloud_cover"]].copy()
+    table["assets"] = [",".join(sorted(k for k, v in a.items() if v)) for a in frame["assets"]]
+    table.columns = ["id", "datetime", "index", "tile", "cloud_cover", "assets"]
+    if args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+    else:
+        print(table.to_string(index=False) if len(table) else "no matching item")
+        print(f"{len(table)} item(s)", file=sys.stderr)
+    return 0
