@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource
+from referencing.exceptions import NoSuchResource, Unresolvable
 
 from sen2val_stac.atomic import write_atomic
 
@@ -141,7 +141,7 @@ def validate_document(doc: dict[str, Any], path: str, store: SchemaStore) -> lis
         try:
             validator = store.validator(url)
             found = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-        except (SchemaUnavailable, NoSuchResource) as exc:
+        except (SchemaUnavailable, Unresolvable) as exc:
             errors.append(SchemaViolation(path, url, "$", f"schema unavailable: {exc}"))
             continue
         for e in found:

@@ -1,0 +1,56 @@
+"""``sen2val-stac netcdf``: one NetCDF-4 cube per index x tile series, assembled with stackstac."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from sen2val_stac.config import ConfigError, load_config
+from sen2val_stac.netcdf_export import export
+
+NAME = "netcdf"
+HELP = "Write NetCDF-4 (CF-1.8, ACDD-1.3) time-series cubes per index and tile, from the catalogue."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``netcdf``."""
+    parser.add_argument("catalog", help="catalogue folder")
+    parser.add_argument("--out", help="output folder (default: config netcdf.out_dir, else <catalog>/../netcdf)")
+    parser.add_argument("--index", help="only this index")
+    parser.add_argument("--tile", help="only this tile")
+    parser.add_argument("--asset", help="asset to stack (default: masked-cm001 when present, else index)")
+    parser.add_argument("--start", help="first date, YYYY-MM-DD")
+    parser.add_argument("--end", help="last date, YYYY-MM-DD")
+    parser.add_argument("--resolution", type=float, help="output resolution in metres (nearest resampling)")
+    parser.add_argument("--chunks", help="chunk sizes T,Y,X (default: config netcdf.chunks)")
+    parser.add_argument("--scheduler", help="threads, processes, or a Dask scheduler address tcp://host:port")
+    parser.add_argument("--thredds-catalog", action="store_true", help="also write OUT/catalog.xml for THREDDS")
+    parser.add_argument("--config", help="sen2val.yaml")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export; exit 1 when a series failed, 2 on configuration errors."""
+    try:
+        config = load_config(args.config)
+        if args.chunks:
+            config["netcdf"]["chunks"] = [int(v) for v in args.chunks.split(",")]
+            if len(config["netcdf"]["chunks"]) != 3:
+                raise ConfigError("--chunks takes three numbers T,Y,X")
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.scheduler:
+        config["netcdf"]["scheduler"] = args.scheduler
+    if args.thredds_catalog:
+        config["netcdf"]["thredds_catalog"] = True
+    out = args.out or config["netcdf"]["out_dir"] or os.path.join(os.path.dirname(os.path.abspath(args.catalog)), "netcdf")
+    report = export(args.catalog, out, config, index=args.index, tile=args.tile, asset=args.asset,
+                    start=args.start, end=args.end, resolution=args.resolution)
+    print(f"NetCDF cubes in {out}: written {len(report.written)}, unchanged {len(report.unchanged)}, "
+          f"removed {len(report.removed)}, failed {len(report.errors)}")
+    for line in report.skipped:
+        print(f"  skipped {line}")
+    for line in report.errors:
+        print(f"  error: {line}", file=sys.stderr)
+    return 1 if report.errors else 0

@@ -1,0 +1,137 @@
+"""Catalogue the NetCDF cubes: a ``cubes`` collection (datacube extension) and a THREDDS catalog."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import shapely
+from shapely.geometry import mapping, shape
+
+from sen2val_stac import constants as C
+from sen2val_stac.atomic import write_if_changed, write_json
+from sen2val_stac.cubes import Series
+from sen2val_stac.indexer import write_root_catalog
+from sen2val_stac.stac import href as link_href
+
+DATACUBE = "https://stac-extensions.github.io/datacube/v2.3.0/schema.json"
+CUBES = "cubes"
+
+
+def cube_item(series: Series, nc_path: Path, catalog_dir: Path, epsg: int, bounds: tuple[float, ...],
+              resolution: float, shape_: tuple[int, int], config: dict[str, Any]) -> dict[str, Any]:
+    """STAC item of one cube: datacube dimensions/variables, the NetCDF asset, links to its sources."""
+    item_file = f"{CUBES}/{series.name}.json"
+    footprint = shapely.union_all([shape(r.item["geometry"]) for r in series.items])
+    base = config["netcdf"].get("href_base")
+    href = (base.rstrip("/") + "/" + nc_path.name) if base else os.path.relpath(nc_path, catalog_dir / CUBES)
+    times = [f"{r.datetime:%Y-%m-%dT%H:%M:%SZ}" for r in series.items]
+    root_href = config.get("root_href")
+    links = [
+        {"rel": "root", "href": link_href(item_file, C.CATALOG_FILE, root_href), "type": "application/json"},
+        {"rel": "parent", "href": link_href(item_file, f"{CUBES}/{C.COLLECTION_FILE}", root_href), "type": "application/json"},
+        {"rel": "collection", "href": link_href(item_file, f"{CUBES}/{C.COLLECTION_FILE}", root_href), "type": "application/json"},
+    ]
+    for ref in series.items:
+        rel = os.path.relpath(ref.path, catalog_dir).replace(os.sep, "/")
+        links.append({"rel": "derived_from", "href": link_href(item_file, rel, root_href), "type": "application/geo+json"})
+    if root_href:
+        links.append({"rel": "self", "href": link_href(item_file, item_file, root_href), "type": "application/geo+json"})
+    name = series.index.lower()
+    return {
+        "type": "Feature",
+        "stac_version": C.STAC_VERSION,
+        "stac_extensions": [DATACUBE, C.FILE, C.PROJECTION],
+        "id": series.name,
+        "geometry": mapping(footprint),
+        "bbox": list(footprint.bounds),
+        "properties": {
+            "title": f"{series.index} time series, tile {series.tile} ({series.asset})",
+            "datetime": None, "start_datetime": times[0], "end_datetime": times[-1],
+            "proj:code": f"EPSG:{epsg}", "proj:bbox": list(bounds), "proj:shape": list(shape_),
+            "cube:dimensions": {
+                "x": {"type": "spatial", "axis": "x", "extent": [bounds[0], bounds[2]], "step": resolution,
+                      "reference_system": epsg},
+                "y": {"type": "spatial", "axis": "y", "extent": [bounds[1], bounds[3]], "step": -resolution,
+                      "reference_system": epsg},
+                "time": {"type": "temporal", "extent": [times[0], times[-1]], "values": times},
+            },
+            "cube:variables": {name: {"type": "data", "dimensions": ["time", "y", "x"], "description":
+                                      f"{series.index} ({series.asset}), packed int16"}},
+            "sen2chain:index": series.index, "sen2chain:tile": series.tile, "sen2chain:asset": series.asset,
+        },
+        "links": links,
+        "assets": {"netcdf": {"href": href, "type": "application/netcdf", "roles": ["data"],
+                              "title": f"NetCDF-4 cube {nc_path.name}", "file:size": nc_path.stat().st_size}},
+        "collection": CUBES,
+    }
+
+
+def write_cube_collection(catalog_dir: Path, items: list[dict[str, Any]], config: dict[str, Any]) -> None:
+    """(Re)write ``cubes/collection.json`` and the cube items; relink the root catalog."""
+    folder = catalog_dir / CUBES
+    keep = {f"{i['id']}.json" for i in items}
+    for old in folder.glob("*.json") if folder.exists() else []:
+        if old.name != C.COLLECTION_FILE and old.name not in keep:
+            old.unlink()
+    if not items:
+        if (folder / C.COLLECTION_FILE).exists():
+            (folder / C.COLLECTION_FILE).unlink()
+        write_root_catalog(str(catalog_dir), config)
+        return
+    for item in items:
+        write_json(str(folder / f"{item['id']}.json"), item)
+    boxes = [i["bbox"] for i in items]
+    coll_file = f"{CUBES}/{C.COLLECTION_FILE}"
+    root_href = config.get("root_href")
+    links = [{"rel": "root", "href": link_href(coll_file, C.CATALOG_FILE, root_href), "type": "application/json"},
+             {"rel": "parent", "href": link_href(coll_file, C.CATALOG_FILE, root_href), "type": "application/json"}]
+    links += [{"rel": "item", "href": link_href(coll_file, f"{CUBES}/{i['id']}.json", root_href),
+               "type": "application/geo+json"} for i in sorted(items, key=lambda i: i["id"])]
+    if root_href:
+        links.append({"rel": "self", "href": link_href(coll_file, coll_file, root_href), "type": "application/json"})
+    write_json(str(folder / C.COLLECTION_FILE), {
+        "type": "Collection", "stac_version": C.STAC_VERSION, "stac_extensions": [],
+        "id": CUBES, "title": "NetCDF time-series cubes",
+        "description": "One NetCDF-4 (CF-1.8, ACDD-1.3) file per index, tile and asset: every date of the series, "
+                       "assembled from the index collections' items with stackstac.",
+        "license": config["license"],
+        "extent": {"spatial": {"bbox": [[min(b[0] for b in boxes), min(b[1] for b in boxes),
+                                         max(b[2] for b in boxes), max(b[3] for b in boxes)]]},
+                   "temporal": {"interval": [[min(i["properties"]["start_datetime"] for i in items),
+                                              max(i["properties"]["end_datetime"] for i in items)]]}},
+        "item_assets": {"netcdf": {"type": "application/netcdf", "roles": ["data"], "title": "NetCDF-4 cube"}},
+        "links": links,
+    })
+    write_root_catalog(str(catalog_dir), config)
+
+
+def write_thredds_catalog(out_dir: Path, files: list[Path], title: str) -> Path:
+    """A THREDDS InvCatalog 1.0.1 listing the cubes under one compound service."""
+    datasets = "\n".join(
+        f"    <dataset name={quoteattr(f.stem)} ID={quoteattr('sen2chain/' + f.stem)} urlPath={quoteattr(f.name)}>\n"
+        f"      <dataSize units=\"bytes\">{f.stat().st_size}</dataSize>\n    </dataset>"
+        for f in sorted(files))
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<catalog xmlns="http://www.unidata.ucar.edu/namespaces/thredds/InvCatalog/v1.0"
+         xmlns:xlink="http://www.w3.org/1999/xlink" name={quoteattr(title)} version="1.0.1">
+  <service name="all" serviceType="Compound" base="">
+    <service name="odap" serviceType="OPeNDAP" base="/thredds/dodsC/"/>
+    <service name="http" serviceType="HTTPServer" base="/thredds/fileServer/"/>
+    <service name="ncss" serviceType="NetcdfSubset" base="/thredds/ncss/"/>
+  </service>
+  <dataset name={quoteattr(title)} ID="sen2chain">
+    <metadata inherited="true">
+      <serviceName>all</serviceName>
+      <dataType>Grid</dataType>
+      <dataFormat>NetCDF</dataFormat>
+    </metadata>
+{datasets}
+  </dataset>
+</catalog>
+"""
+    path = out_dir / "catalog.xml"
+    write_if_changed(str(path), xml.encode("utf-8"))
+    return path

@@ -1,0 +1,176 @@
+"""CF-1.8 / ACDD-1.3 encoding of a series cube and its atomic, streaming write to NetCDF-4."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from typing import Any
+
+import netCDF4
+import numpy as np
+import shapely
+import xarray as xr
+from pyproj import CRS
+from shapely.geometry import shape
+
+from sen2val_stac import __version__
+from sen2val_stac.cubes import NODATA_TOLERANCE, Series
+from sen2val_stac.templates import index_definition, load_json
+
+SOURCES_ATTR = "sen2val_sources"
+
+
+def sources_fingerprint(series: Series) -> str:
+    """JSON of the source items and their asset checksums (or sizes): changes when any source does."""
+    entries = {}
+    for ref in series.items:
+        asset = ref.item["assets"][series.asset]
+        entries[ref.id] = asset.get("file:checksum") or f"{asset.get('file:size')}@{ref.item['properties'].get('updated')}"
+    return json.dumps({"asset": series.asset, "items": entries}, sort_keys=True, separators=(",", ":"))
+
+
+def read_fingerprint(path: str) -> str | None:
+    """The sources fingerprint stored in a cube, or None when absent or unreadable."""
+    try:
+        with netCDF4.Dataset(path) as nc:
+            return getattr(nc, SOURCES_ATTR, None)
+    except OSError:
+        return None
+
+
+def _crs_variable(epsg: int, transform: tuple[float, ...]) -> xr.DataArray:
+    crs = CRS.from_epsg(epsg)
+    attrs = crs.to_cf()
+    attrs["crs_wkt"] = attrs.get("crs_wkt", crs.to_wkt())
+    attrs["spatial_ref"] = attrs["crs_wkt"]
+    attrs["GeoTransform"] = " ".join(str(v) for v in transform)
+    return xr.DataArray(np.int32(0), attrs=attrs)
+
+
+def _iso_duration(seconds: float) -> str:
+    days = int(seconds // 86400)
+    return f"P{days}D" if days else f"PT{int(seconds)}S"
+
+
+def global_attributes(series: Series, config: dict[str, Any], skipped: list[str]) -> dict[str, Any]:
+    """ACDD-1.3 / CF global attributes from the catalogue, the index definition and the config."""
+    text = load_json("netcdf.json")
+    definition = index_definition(series.index)
+    asset = series.items[0].item["assets"][series.asset]
+    masked = series.asset.startswith("masked-")
+    footprint = shapely.union_all([shape(r.item["geometry"]) for r in series.items])
+    west, south, east, north = footprint.bounds
+    times = [r.datetime for r in series.items]
+    creator = config["creator"]
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    history = [f"{now} sen2val-stac {__version__}: assembled from {len(series.items)} STAC items with stackstac"]
+    history += [f"{now} skipped {s}" for s in skipped]
+    attrs = {
+        "Conventions": text["Conventions"],
+        "title": f"{definition['title']}, Sentinel-2 tile {series.tile}, {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}",
+        "summary": text["summary"].format(
+            title=definition["title"], tile=series.tile, n=len(times), first=f"{times[0]:%Y-%m-%d}",
+            last=f"{times[-1]:%Y-%m-%d}", asset_title=asset.get("title", series.asset),
+            masked_note=text["masked_note"] if masked else ""),
+        "keywords": ", ".join(definition["keywords"] + ["Sentinel-2", "Sen2Chain", f"MGRS-{series.tile}"]),
+        "keywords_vocabulary": text["keywords_vocabulary"],
+        "id": series.name,
+        "naming_authority": text["naming_authority"],
+        "license": config["license"],
+        "standard_name_vocabulary": text["standard_name_vocabulary"],
+        "creator_name": creator["name"], "creator_email": creator["email"], "creator_url": creator["url"],
+        "creator_type": creator["type"], "institution": creator["institution"],
+        "publisher_name": config["organisation"]["name"], "publisher_url": config["organisation"].get("url") or "",
+        "publisher_email": config["organisation"].get("email") or creator["email"],
+        "project": text["project"], "processing_level": text["processing_level"],
+        "platform": ", ".join(sorted({r.item["properties"]["platform"] for r in series.items})),
+        "platform_vocabulary": text["platform_vocabulary"], "instrument": text["instrument"],
+        "product_version": __version__,
+        "geospatial_lat_min": south, "geospatial_lat_max": north,
+        "geospatial_lon_min": west, "geospatial_lon_max": east,
+        "geospatial_lat_units": "degrees_north", "geospatial_lon_units": "degrees_east",
+        "geospatial_bounds": shapely.set_precision(footprint.envelope, 1e-6).wkt,
+        "geospatial_bounds_crs": "EPSG:4326",
+        "time_coverage_start": f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
+        "time_coverage_end": f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}",
+        "time_coverage_duration": _iso_duration((times[-1] - times[0]).total_seconds()),
+        "date_created": now,
+        "history": "\n".join(history),
+        "source": "Sen2Chain STAC items: " + ", ".join(r.id for r in series.items),
+        "references": text["references"],
+        "acknowledgement": text["acknowledgement"].format(
+            years="-".join(sorted({f"{times[0]:%Y}", f"{times[-1]:%Y}"}))),
+        "comment": (text["masked_comment"].format(mask=asset.get("sen2chain:mask", series.asset)) if masked
+                    else text["raw_comment"]) + " " + text["lossy_comment"].format(tolerance=NODATA_TOLERANCE),
+        SOURCES_ATTR: sources_fingerprint(series),
+    }
+    if len(times) > 1:
+        steps = np.diff([t.timestamp() for t in times])
+        attrs["time_coverage_resolution"] = _iso_duration(float(np.median(steps)))
+    return attrs
+
+
+def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, config: dict[str, Any],
+                  skipped: list[str]) -> tuple[xr.Dataset, dict[str, Any]]:
+    """The CF dataset and its encoding (packed int16, compression, chunking)."""
+    definition = index_definition(series.index)
+    band = series.items[0].item["assets"][series.asset]["raster:bands"][0]
+    name = series.index.lower()
+    var_attrs: dict[str, Any] = {
+        "long_name": definition.get("long_name") or definition["title"],
+        "units": definition.get("unit") or "1",
+        "grid_mapping": "spatial_ref",
+        "coverage_content_type": "physicalMeasurement",
+    }
+    if definition.get("standard_name"):
+        var_attrs["standard_name"] = definition["standard_name"]
+    if band.get("scale") is not None:
+        var_attrs["scale_factor"] = np.float32(band["scale"])
+        var_attrs["add_offset"] = np.float32(band.get("offset") or 0.0)
+    if definition.get("valid_range"):
+        var_attrs["valid_min"] = np.int16(definition["valid_range"][0])
+        var_attrs["valid_max"] = np.int16(definition["valid_range"][1])
+    if series.asset.startswith("masked-"):
+        var_attrs["comment"] = f"Cloud-masked ({series.asset}): cloudy pixels are _FillValue."
+    x, y = data["x"].values, data["y"].values
+    res_x, res_y = float(x[1] - x[0]) if len(x) > 1 else 0.0, float(y[1] - y[0]) if len(y) > 1 else 0.0
+    transform = (float(x[0]) - res_x / 2, res_x, 0.0, float(y[0]) - res_y / 2, 0.0, res_y)
+    ds = xr.Dataset(
+        {name: data.assign_attrs(var_attrs), "spatial_ref": _crs_variable(epsg, transform)},
+        coords={"time": data["time"].values, "y": y, "x": x},
+    )
+    ds["x"].attrs = {"standard_name": "projection_x_coordinate", "long_name": "x coordinate of projection",
+                     "units": "m", "axis": "X"}
+    ds["y"].attrs = {"standard_name": "projection_y_coordinate", "long_name": "y coordinate of projection",
+                     "units": "m", "axis": "Y"}
+    ds["time"].attrs = {"standard_name": "time", "long_name": "acquisition time (sensing start)", "axis": "T"}
+    ds.attrs = global_attributes(series, config, skipped)
+    chunks = config["netcdf"]["chunks"]
+    encoding = {
+        name: {"dtype": "int16", "_FillValue": np.int16(nodata), "zlib": True, "shuffle": True,
+               "complevel": int(config["netcdf"]["complevel"]),
+               "chunksizes": (min(chunks[0], data.sizes["time"]), min(chunks[1], len(y)), min(chunks[2], len(x)))},
+        "time": {"units": "days since 1970-01-01 00:00:00", "calendar": "standard", "dtype": "float64", "_FillValue": None},
+        "x": {"dtype": "float64", "_FillValue": None},
+        "y": {"dtype": "float64", "_FillValue": None},
+        "spatial_ref": {"dtype": "int32"},
+    }
+    return ds, encoding
+
+
+def write_netcdf(ds: xr.Dataset, encoding: dict[str, Any], path: str) -> None:
+    """Stream ``ds`` chunk by chunk into ``path`` (NetCDF-4), through a temporary file renamed at the end."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".nc")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
