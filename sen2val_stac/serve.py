@@ -36,6 +36,8 @@ MEDIA_TYPES = {
     ".html": "text/html",
     ".js": "text/javascript",
     ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".woff2": "font/woff2",
 }
 CORS = {
     "Access-Control-Allow-Origin": "*",
