@@ -1,0 +1,30 @@
+"""``sen2val-stac metadata``: ISO 19139 and Dublin Core records per series and per index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sen2val_stac.config import ConfigError, load_config
+from sen2val_stac.metadata_records import write_records
+
+NAME = "metadata"
+HELP = "Write ISO 19115 (ISO 19139 XML) and Dublin Core records per series and per index, from the catalogue."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``metadata``."""
+    parser.add_argument("catalog", help="catalogue folder")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--config", help="sen2val.yaml (contacts, DOIs, root_href)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the records; exit 2 on configuration errors."""
+    try:
+        files = write_records(args.catalog, args.out, load_config(args.config))
+    except (ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(files)} metadata records in {args.out}")
+    return 0

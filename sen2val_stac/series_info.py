@@ -1,0 +1,157 @@
+"""Facts about each published dataset (an index × tile series, or a whole index), from STAC queries.
+
+Shared by the geoflow tables and the native ISO 19115 / Dublin Core records so both say the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from shapely.geometry import shape
+
+from sen2val_stac import __version__
+from sen2val_stac import constants as C
+from sen2val_stac.footprint_layers import doi, md_link, series_identifier
+from sen2val_stac.query import query_frame
+from sen2val_stac.stac import Layout
+from sen2val_stac.templates import index_definition, load_json
+
+WKT_DECIMALS = 4
+
+
+@dataclass
+class DatasetInfo:
+    """One dataset to describe: identifier, text, extents, links."""
+
+    identifier: str
+    index: str
+    tiles: list[str]
+    title: str
+    abstract: str
+    keywords: list[str]
+    places: list[str]
+    first: date
+    last: date
+    n_dates: int
+    geometry: Any
+    created: date
+    updated: date
+    masks: list[str]
+    resolution: float
+    crs: list[str]
+    software: dict[str, str]
+    doi: str
+    md_link: str
+    links: dict[str, str] = field(default_factory=dict)  # name -> URL (collection, latest item, thumbnail, netcdf)
+    netcdf: list[tuple[str, str]] = field(default_factory=list)  # (file name, URL)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """West, south, east, north."""
+        return tuple(round(v, WKT_DECIMALS) for v in self.geometry.bounds)  # type: ignore[return-value]
+
+    @property
+    def wkt(self) -> str:
+        """Footprint as WKT (4 decimals, simplified)."""
+        simple = self.geometry.simplify(10**-WKT_DECIMALS * 5, preserve_topology=True)
+        return shapely.set_precision(simple, 10**-WKT_DECIMALS).wkt
+
+
+def public_url(catalog_dir: Path, path: Path | str, config: dict[str, Any]) -> str:
+    """URL of a file of the catalogue: under ``root_href`` when published, else a ``file://`` URL."""
+    path = Path(path).resolve()
+    root = config.get("root_href")
+    if root:
+        return root.rstrip("/") + "/" + path.relative_to(catalog_dir.resolve()).as_posix()
+    return path.as_uri()
+
+
+def _cubes(catalog_dir: Path) -> list[dict[str, Any]]:
+    folder = catalog_dir / "cubes"
+    if not (folder / C.COLLECTION_FILE).exists():
+        return []
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
+            if p.name != C.COLLECTION_FILE]
+
+
+def _asset_url(catalog_dir: Path, item_file: Path, href: str, config: dict[str, Any]) -> str:
+    if "://" in href:
+        return href
+    target = (item_file.parent / href).resolve()
+    try:
+        return public_url(catalog_dir, target, config)
+    except ValueError:  # outside the catalogue (source rasters), only reachable as a file
+        return target.as_uri()
+
+
+def _info(frame: gpd.GeoDataFrame, identifier: str, index: str, catalog_dir: Path, config: dict[str, Any],
+          cubes: list[dict[str, Any]], tile: str | None) -> DatasetInfo:
+    text = load_json("metadata/text.json")
+    places = load_json("metadata/places.json")
+    definition = index_definition(index)
+    frame = frame.sort_values("datetime")
+    tiles = sorted(frame["sen2chain:tile"].unique())
+    first, last = frame["datetime"].min().date(), frame["datetime"].max().date()
+    masks = sorted({m for ms in frame["sen2chain:masks"] for m in ms})
+    latest = frame.iloc[-1]
+    band = latest["assets"]["index"]["raster:bands"][0]
+    software: dict[str, str] = {}
+    for sw in frame["processing:software"]:
+        if isinstance(sw, dict):
+            software.update({k: v for k, v in sw.items() if v})
+    fmt = dict(index=index, index_title=definition["title"], tile=tile or "", first=first, last=last, n=len(frame),
+               description=definition["description"], masks=", ".join(masks) or "none",
+               resolution=f"{band['spatial_resolution']:g}", crs=", ".join(sorted(frame["proj:code"].unique())),
+               n_tiles=len(tiles), tiles=", ".join(tiles))
+    title = text["series_title" if tile else "index_title"].format(**fmt)
+    abstract = text["series_abstract" if tile else "index_abstract"].format(**fmt)
+    place_names = sorted({p for t in tiles for p in places.get(t, places["_default"])})
+    latest_file = catalog_dir / Layout.item(index, latest["sen2chain:tile"], latest["id"])
+    links = {"STAC collection": public_url(catalog_dir, catalog_dir / Layout.collection(index), config),
+             "STAC item": public_url(catalog_dir, latest_file, config)}
+    if latest["assets"].get("thumbnail"):
+        links["thumbnail"] = _asset_url(catalog_dir, latest_file, latest["assets"]["thumbnail"]["href"], config)
+    netcdf = []
+    for cube in cubes:
+        props = cube["properties"]
+        if props.get("sen2chain:index") == index and (tile is None or props.get("sen2chain:tile") == tile):
+            href = cube["assets"]["netcdf"]["href"]
+            url = _asset_url(catalog_dir, catalog_dir / "cubes" / f"{cube['id']}.json", href, config)
+            netcdf.append((os.path.basename(href), url))
+    key_tile = tile if tile else None
+    return DatasetInfo(
+        identifier=identifier, index=index, tiles=tiles, title=title, abstract=abstract,
+        keywords=definition["keywords"], places=place_names, first=first, last=last, n_dates=len(frame),
+        geometry=shapely.union_all([shape(g.__geo_interface__) for g in frame.geometry]),
+        created=frame["created"].min().date(), updated=frame["updated"].max().date(), masks=masks,
+        resolution=float(band["spatial_resolution"]), crs=sorted(frame["proj:code"].unique()),
+        software=software, doi=doi(config, index, key_tile), md_link=md_link(config, index, tile) if tile else "",
+        links=links, netcdf=netcdf,
+    )
+
+
+def datasets(catalog_dir: str | os.PathLike[str], config: dict[str, Any], per_index: bool = True) -> list[DatasetInfo]:
+    """One entry per index × tile series (and per index when ``per_index``), ordered by identifier."""
+    catalog_dir = Path(catalog_dir).resolve()
+    frame = query_frame(catalog_dir)
+    cubes = _cubes(catalog_dir)
+    out = []
+    for (index, tile), group in frame.groupby(["sen2chain:index", "sen2chain:tile"], sort=True):
+        out.append(_info(group, series_identifier(index, tile), index, catalog_dir, config, cubes, tile))
+    if per_index:
+        for index, group in frame.groupby("sen2chain:index", sort=True):
+            out.append(_info(group, f"data_{index}_SEN2CHAIN", index, catalog_dir, config, cubes, None))
+    return sorted(out, key=lambda d: d.identifier)
+
+
+def software_versions(info: DatasetInfo) -> dict[str, str]:
+    """Versions for lineage text (``unknown`` where the sidecars did not say)."""
+    return {"sen2cor": info.software.get("sen2cor", "(version unknown)"),
+            "sen2chain": info.software.get("sen2chain", "(version unknown)"), "version": __version__}
