@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sen2val_stac.serve import serve_forever
+from sen2val_stac.serve import serve
 
 NAME = "serve"
 HELP = "Serve the catalogue (and the rasters, layers and cubes it links to) over HTTP for browsers and GDAL."
@@ -13,18 +13,18 @@ HELP = "Serve the catalogue (and the rasters, layers and cubes it links to) over
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``serve``."""
-    parser.add_argument("catalog", help="catalogue folder")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("catalog", metavar="CATALOG_DIR", help="catalogue folder (holding catalog.json)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     parser.add_argument("--data", action="append", default=[], metavar="DIR",
-                        help="also serve DIR (e.g. the INDICES tree the assets point to); repeatable")
+                        help="also serve DIR (e.g. the INDICES tree the asset hrefs point to); repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C."""
+    """Serve until Ctrl-C; exit 2 when the catalogue or a data folder cannot be served."""
     try:
-        serve_forever(args.catalog, args.host, args.port, args.data)
-    except (OSError, NotADirectoryError) as exc:
+        serve(args.catalog, args.host, args.port, args.data)
+    except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
