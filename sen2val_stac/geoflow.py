@@ -62,7 +62,7 @@ def entity_row(info: DatasetInfo, config: dict[str, Any]) -> dict[str, str]:
     tmpl = load_json("metadata/text.json")
     definition = index_definition(info.index)
     versions = software_versions(info)
-    publication = config["geoflow"].get("publication_date") or info.updated.isoformat()
+    publication = str(config["geoflow"].get("publication_date") or info.updated.isoformat())
     subject = [
         ("theme[GEMET]@https://www.eionet.europa.eu/gemet", ",".join(text(k) for k in tmpl["gemet"])),
         ("theme[INSPIRE themes]", ",".join(text(k) for k in tmpl["inspire"])),

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from sen2val_stac.config import ConfigError, load_config
+from sen2val_stac.config import ConfigError, load_config, output_dir
 from sen2val_stac.netcdf_export import export
 
 NAME = "netcdf"
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         config["netcdf"]["scheduler"] = args.scheduler
     if args.thredds_catalog:
         config["netcdf"]["thredds_catalog"] = True
-    out = args.out or config["netcdf"]["out_dir"] or os.path.join(os.path.dirname(os.path.abspath(args.catalog)), "netcdf")
+    out = args.out or output_dir(config, "netcdf", args.catalog)
     report = export(args.catalog, out, config, index=args.index, tile=args.tile, asset=args.asset,
                     start=args.start, end=args.end, resolution=args.resolution)
     print(f"NetCDF cubes in {out}: written {len(report.written)}, unchanged {len(report.unchanged)}, "
