@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sen2val_stac.commands._arguments import add_catalog_out_config
 from sen2val_stac.config import ConfigError, load_config
 from sen2val_stac.footprint_layers import DRIVERS, LayerError, write_layers
 
@@ -14,10 +15,8 @@ HELP = "Write footprint layers (Shapefile, GeoPackage or GeoParquet) derived fro
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``footprints``."""
-    parser.add_argument("catalog", help="catalogue folder")
-    parser.add_argument("--out", required=True, help="output folder")
+    add_catalog_out_config(parser)
     parser.add_argument("--format", choices=sorted(DRIVERS), help="default: config footprints.format (shp)")
-    parser.add_argument("--config", help="sen2val.yaml (md_link_template, doi)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sen2val_stac.commands._arguments import add_catalog_out_config
 from sen2val_stac.config import ConfigError, load_config
 from sen2val_stac.geoflow import GeoflowError, write_geoflow
 
@@ -14,9 +15,7 @@ HELP = "Write geoflow entities.csv, contacts.csv and workflow.json derived from 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``geoflow``."""
-    parser.add_argument("catalog", help="catalogue folder")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--config", help="sen2val.yaml (contacts, DOIs, actions)")
+    add_catalog_out_config(parser)
     parser.add_argument("--per-index", action=argparse.BooleanOptionalAction, default=None,
                         help="also one entity per index (default: config geoflow.per_index)")
 

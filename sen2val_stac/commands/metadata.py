@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sen2val_stac.commands._arguments import add_catalog_out_config
 from sen2val_stac.config import ConfigError, load_config
 from sen2val_stac.metadata_records import write_records
 
@@ -14,9 +15,7 @@ HELP = "Write ISO 19115 (ISO 19139 XML) and Dublin Core records per series and p
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``metadata``."""
-    parser.add_argument("catalog", help="catalogue folder")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--config", help="sen2val.yaml (contacts, DOIs, root_href)")
+    add_catalog_out_config(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sen2val_stac.commands._arguments import add_catalog_out_config, add_item_filters
 from sen2val_stac.config import ConfigError, load_config, output_dir
 from sen2val_stac.netcdf_export import export
 
@@ -14,18 +15,13 @@ HELP = "Write NetCDF-4 (CF-1.8, ACDD-1.3) time-series cubes per index and tile, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``netcdf``."""
-    parser.add_argument("catalog", help="catalogue folder")
-    parser.add_argument("--out", help="output folder (default: config netcdf.out_dir, else <catalog>/../netcdf)")
-    parser.add_argument("--index", help="only this index")
-    parser.add_argument("--tile", help="only this tile")
+    add_catalog_out_config(parser, out_required=False)
+    add_item_filters(parser)
     parser.add_argument("--asset", help="asset to stack (default: masked-cm001 when present, else index)")
-    parser.add_argument("--start", help="first date, YYYY-MM-DD")
-    parser.add_argument("--end", help="last date, YYYY-MM-DD")
     parser.add_argument("--resolution", type=float, help="output resolution in metres (nearest resampling)")
     parser.add_argument("--chunks", help="chunk sizes T,Y,X (default: config netcdf.chunks)")
     parser.add_argument("--scheduler", help="threads, processes, or a Dask scheduler address tcp://host:port")
     parser.add_argument("--thredds-catalog", action="store_true", help="also write OUT/catalog.xml for THREDDS")
-    parser.add_argument("--config", help="sen2val.yaml")
 
 
 def run(args: argparse.Namespace) -> int:

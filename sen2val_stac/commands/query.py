@@ -8,6 +8,8 @@ import sys
 
 from sen2val_stac.query import QueryError, query_frame, query_items
 
+from sen2val_stac.commands._arguments import add_item_filters
+
 NAME = "query"
 HELP = "Print the catalogue items matching index, tile, time and bounding-box filters."
 
@@ -15,10 +17,7 @@ HELP = "Print the catalogue items matching index, tile, time and bounding-box fi
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``query``."""
     parser.add_argument("catalog", help="catalogue folder")
-    parser.add_argument("--index", help="index name, e.g. NDVI")
-    parser.add_argument("--tile", help="MGRS tile, e.g. 40KCB")
-    parser.add_argument("--start", help="first date, YYYY-MM-DD (inclusive)")
-    parser.add_argument("--end", help="last date, YYYY-MM-DD (inclusive)")
+    add_item_filters(parser)
     parser.add_argument("--bbox", help="W,S,E,N in degrees")
     parser.add_argument("--format", choices=("table", "geojson", "csv"), default="table")
 
