@@ -21,6 +21,9 @@ from sen2val_stac.catalog_read import ItemRef
 from sen2val_stac.rasters import RasterReadError, check_jp2_complete
 from sen2val_stac.templates import index_definition
 
+# Reads are aligned on GDAL's JPEG2000 block size: a 256-px window would decode a whole 1024-px block
+# sixteen times over.
+READ_BLOCK = 1024
 # JP2 values this close to nodata are nodata (lossy compression smears it), as in the indexer.
 NODATA_TOLERANCE = 256
 
@@ -118,7 +121,7 @@ def assemble(
     stack = stackstac.stack(
         _stac_dicts(series), assets=[series.asset], epsg=epsg, resolution=res, bounds=bounds,
         snap_bounds=False, xy_coords="center", dtype="int16", fill_value=np.int16(nodata), rescale=False,
-        chunksize=(1, 1, chunks[1], chunks[2]), resampling=rasterio.enums.Resampling.nearest,
+        chunksize=(1, 1, READ_BLOCK, READ_BLOCK), resampling=rasterio.enums.Resampling.nearest,
     )
     data = stack.isel(band=0, drop=True)
     valid = np.abs(data.astype("int32") - nodata) > NODATA_TOLERANCE
@@ -129,4 +132,5 @@ def assemble(
     keep = [c for c in data.coords if c in ("time", "x", "y")]
     data = data.drop_vars([c for c in data.coords if c not in keep])
     data.attrs = {}
-    return data.chunk({"time": chunks[0], "y": chunks[1], "x": chunks[2]}), nodata
+    # Dask chunks stay READ_BLOCK wide (whole JPEG2000 blocks); the NetCDF chunking is set at write time.
+    return data.chunk({"time": chunks[0]}), nodata

@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""Benchmark `sen2val-stac netcdf` on a 100-date series against a plain rioxarray concat of the same files.
+
+Writes five 1830 x 1830 px (60 m) JPEG2000 products and hard-links them under 100 product ids (every file is
+still decoded per date), indexes them, then runs each exporter in its own process and reports wall time,
+throughput (MB of source int16 pixels per second) and peak resident memory.
+
+    python scripts/bench_netcdf.py --dates 100 --workdir /tmp/sen2val-nc-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sen2val_stac.config import load_config
+from sen2val_stac.demo_tree import ProductSpec, write_product
+from sen2val_stac.indexer import index_tree
+
+START = datetime(2019, 1, 3, 6, 36, 11, tzinfo=timezone.utc)
+
+OURS = """
+import resource, sys
+from sen2val_stac.cli import main
+code = main(["netcdf", sys.argv[1], "--out", sys.argv[2], "--asset", "index"])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)
+"""
+BASELINE = """
+import json, resource, sys
+import pandas as pd, rioxarray, xarray as xr
+files = json.loads(open(sys.argv[1]).read())
+arrays = [rioxarray.open_rasterio(f["path"]).squeeze("band", drop=True) for f in files]
+times = pd.to_datetime([f["time"] for f in files])
+cube = xr.concat(arrays, dim=pd.Index(times, name="time"))
+cube.to_dataset(name="ndvi").to_netcdf(sys.argv[2], encoding={"ndvi": {"zlib": True, "complevel": 4}})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 0)
+"""
+
+
+def make_series(work: Path, dates: int, resolution: float) -> tuple[Path, list[dict]]:
+    tree = work / f"INDICES-{dates}"
+    specs = [ProductSpec(index="NDVI", tile="40KCB", sensing=START + timedelta(days=5 * i), resolution=resolution,
+                         masks=(), quicklook=False, sidecar=False) for i in range(dates)]
+    if not tree.exists():
+        tmp = work / "tree.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        templates = [write_product(tmp / "templates", s) for s in specs[:5]]
+        for i, spec in enumerate(specs):
+            src, tpl = templates[i % 5], specs[i % 5]
+            dest = tmp / "INDICES" / spec.folder
+            dest.mkdir(parents=True)
+            for f in os.listdir(src):
+                os.link(src / f, dest / f.replace(tpl.product_id, spec.product_id))
+        (tmp / "INDICES").rename(tree)
+        shutil.rmtree(tmp)
+    files = [{"path": str(tree / s.folder / f"{s.product_id}_NDVI.jp2"), "time": s.sensing.replace(tzinfo=None).isoformat()} for s in specs]
+    return tree, files
+
+
+def run(script: str, *args: str) -> tuple[float, int]:
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - t
+    rss_kb, code = out.stdout.strip().splitlines()[-1].split()
+    assert code == "0", out.stdout + out.stderr
+    return seconds, int(rss_kb)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dates", type=int, default=100)
+    parser.add_argument("--resolution", type=float, default=60.0)
+    parser.add_argument("--workdir", default="/tmp/sen2val-nc-bench")
+    args = parser.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    tree, files = make_series(work, args.dates, args.resolution)
+    catalog = work / "catalog"
+    index_tree(str(tree), str(catalog), load_config(None), progress=False)
+    n = round(109_800 / args.resolution)
+    megabytes = args.dates * n * n * 2 / 1e6
+    listing = work / "files.json"
+    listing.write_text(json.dumps(files))
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    ours_s, ours_kb = run(OURS, str(catalog), str(out))
+    base_s, base_kb = run(BASELINE, str(listing), str(work / "baseline.nc"))
+    print(f"{args.dates} dates of {n} x {n} px int16 = {megabytes:.0f} MB of source pixels")
+    print(f"sen2val-stac netcdf (stackstac, dask)  {ours_s:6.1f} s  {megabytes / ours_s:6.1f} MB/s  peak {ours_kb / 1024:6.0f} MiB")
+    print(f"rioxarray open + xr.concat + to_netcdf {base_s:6.1f} s  {megabytes / base_s:6.1f} MB/s  peak {base_kb / 1024:6.0f} MiB")
+    print(f"-> {base_s / ours_s:.2f}x the speed, {100 * ours_kb / base_kb:.0f} % of the memory")
+
+
+if __name__ == "__main__":
+    main()
