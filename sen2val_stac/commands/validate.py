@@ -1,33 +1,56 @@
-"""``sen2val-stac validate``: check a catalogue against the STAC JSON schemas."""
+"""``sen2val-stac validate``: check a catalogue against the STAC core and extension JSON schemas."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from sen2val_stac.validation import SchemaStore, validate_catalog
+from sen2val_stac.validation import CatalogUnreadable, SchemaStore, default_workers, validate_catalog
 
 NAME = "validate"
-HELP = "Validate every catalog, collection and item against the STAC core and extension schemas."
+HELP = "Validate every catalog, collection and item against the STAC core and extension JSON schemas."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``validate``."""
-    parser.add_argument("catalog", help="catalogue folder (holding catalog.json) or a catalog.json file")
-    parser.add_argument("--schemas", help="offline mirror of the schemas (https://host/path -> DIR/host/path)")
-    parser.add_argument("--cache", help="download cache for schemas when no mirror is given")
+    parser.add_argument(
+        "catalog", metavar="CATALOG_DIR", help="catalogue folder (holding catalog.json) or its root JSON file"
+    )
+    parser.add_argument(
+        "--schemas",
+        metavar="DIR",
+        help="offline mirror of the schemas (https://host/path -> DIR/host/path); the network is never used",
+    )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="download cache used without --schemas (default $SEN2VAL_SCHEMA_CACHE or ~/.cache/sen2val-stac/schemas)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes validating large catalogues (default 0: one per CPU, at most 8; 1: this process only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when valid, 1 when any file is invalid, 2 when the catalogue cannot be read."""
+    """Print each problem with its file and a summary; exit 0 if all valid, 1 if not, 2 if unreadable."""
     store = SchemaStore(mirror=args.schemas, cache=args.cache)
+    workers = args.workers if args.workers > 0 else default_workers()
     try:
-        result = validate_catalog(args.catalog, store)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        result = validate_catalog(args.catalog, store, workers=workers)
+    except (CatalogUnreadable, OSError) as exc:
+        print(f"error: cannot read the catalogue: {exc}", file=sys.stderr)
         return 2
     for error in result.errors:
         print(error)
-    bad = len({e.path for e in result.errors})
-    print(f"{len(result.files) - bad} of {len(result.files)} files valid" + (f", {bad} invalid" if bad else ""))
+    bad = len(result.invalid_files)
+    summary = f"{len(result.files) - bad} of {len(result.files)} files valid"
+    if bad:
+        summary += f", {bad} invalid ({len(result.errors)} problems)"
+    if result.skipped_links:
+        summary += f"; {len(result.skipped_links)} remote links not followed"
+    print(f"{summary} ({store.describe()})")
     return 0 if result.ok else 1
