@@ -4,8 +4,8 @@ Two local servers, as in a real deployment: one serves the catalogue and its ras
 the other STAC Browser's ``dist/`` with a runtime ``config.js`` (catalogUrl, no basemap). The browser fetches
 the catalogue cross-origin, so CORS is exercised; every request must stay on 127.0.0.1.
 
-Screenshots go to the test's temporary folder; with ``SEN2VAL_UPDATE_SCREENSHOTS=1`` they are also copied to
-``docs/img/`` (stac-browser-catalog.png, stac-browser-collection.png, stac-browser-item.png).
+Screenshots go to the test's temporary folder; in CI (``CI`` set, a fresh clone) or with
+``SEN2VAL_UPDATE_SCREENSHOTS=1`` they are also stored under ``docs/img/`` (stac-browser-catalog.png, stac-browser-collection.png, stac-browser-item.png).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class Watch:
 def _screenshot(page, tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     page.screenshot(path=str(path))
-    if os.environ.get("SEN2VAL_UPDATE_SCREENSHOTS") == "1":
+    if os.environ.get("SEN2VAL_UPDATE_SCREENSHOTS") == "1" or os.environ.get("CI"):
         (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, REPO / "docs" / "img" / name)
 
