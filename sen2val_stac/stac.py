@@ -273,13 +273,10 @@ def collection_dict(index: str, records: list[dict[str, Any]], config: dict[str,
         coll_file, root_href,
         ("root", C.CATALOG_FILE, "application/json", config["catalog"]["title"]),
         ("parent", C.CATALOG_FILE, "application/json", config["catalog"]["title"]),
-        ("license", f"https://spdx.org/licenses/{config['license']}.html", "text/html", config["license"]),
         *[("item", Layout.item(index, r["tile"], r["item_id"]), "application/geo+json", None) for r in records],
     )
-    # License link is external: never rewrite it relative.
-    for link in out["links"]:
-        if link["rel"] == "license":
-            link["href"] = f"https://spdx.org/licenses/{config['license']}.html"
+    out["links"].insert(2, {"rel": "license", "href": f"https://spdx.org/licenses/{config['license']}.html",
+                            "type": "text/html", "title": config["license"]})
     return out
 
 
