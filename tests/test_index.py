@@ -349,3 +349,14 @@ def test_cli_exit_status_and_summary(tmp_path, capsys) -> None:
     assert main(["index", str(tmp_path / "INDICES"), "--catalog", str(tmp_path / "c3"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "1 items in 1 collections (ndvi)" in out and "added 1" in out
+
+
+def test_collection_doi_declares_scientific_extension(demo, tmp_path, schemas_dir) -> None:
+    catalog, _ = demo
+    out = tmp_path / "with-doi"
+    _index(catalog.parent / "INDICES", out, doi={"NDVI": "10.5281/zenodo.1234"})
+    coll = json.loads((out / "ndvi/collection.json").read_text())
+    assert coll["sci:doi"] == "10.5281/zenodo.1234"
+    assert "https://stac-extensions.github.io/scientific/v1.0.0/schema.json" in coll["stac_extensions"]
+    assert "sci:doi" not in json.loads((out / "mndwi/collection.json").read_text())
+    _validate(out, schemas_dir)
