@@ -1,99 +1,166 @@
 """The whole chain from one configuration: index, footprints, netcdf, geoflow, metadata.
 
-Each step is incremental by itself. The chain holds the catalogue lock throughout, so two cron runs
-never write one catalogue at once. A failed index stops the chain (nothing to derive from); a
-failed derived step does not stop the other derived steps.
+Each step is incremental by itself. The chain holds the catalogue lock (:func:`sen2val_stac.lock.catalog_lock`)
+throughout, so two cron runs never write one catalogue at once; the indexer is called directly (the ``index``
+command would try to take the same lock). Order: netcdf runs before geoflow and metadata so that their records
+link the cubes it writes. A failed index stops the chain (the other steps are reported as skipped); a failed
+derived step does not stop the other derived steps. A step whose module is missing fails with that reason.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import os
 import time
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sen2val_stac.config import ConfigError, output_dir
-from sen2val_stac.footprint_layers import write_layers
-from sen2val_stac.geoflow import write_geoflow
-from sen2val_stac.indexer import index_tree
 from sen2val_stac.lock import catalog_lock
-from sen2val_stac.metadata_records import write_records
-from sen2val_stac.netcdf_export import export
 
-# netcdf runs before geoflow and metadata so that their records link the cubes it writes.
+log = logging.getLogger(__name__)
+
 STEPS = ("index", "footprints", "netcdf", "geoflow", "metadata")
+OK, FAILED, SKIPPED = "ok", "FAILED", "skipped"
 
 
 @dataclass
 class StepResult:
-    """Outcome of one step."""
+    """Outcome of one step: ``status`` is ok, FAILED or skipped; ``summary`` says what it wrote, or why not."""
 
     step: str
-    ok: bool
+    status: str
     seconds: float
     summary: str
 
+    @property
+    def ok(self) -> bool:
+        """True when the step succeeded."""
+        return self.status == OK
+
+
+@dataclass
+class ChainReport:
+    """Every step's result and when the lock was acquired and released (UTC)."""
+
+    results: list[StepResult] = field(default_factory=list)
+    waited: float = 0.0
+    locked_at: dt.datetime | None = None
+    released_at: dt.datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every step succeeded."""
+        return bool(self.results) and all(r.ok for r in self.results)
+
 
 def _index(config: dict[str, Any], catalog: Path) -> str:
-    report = index_tree(config["indices_dir"], str(catalog), config, progress=None)
+    from sen2val_stac.indexer import index_tree
+
+    report = index_tree(config["indices_dir"], str(catalog), config, progress=False)
     if not report.items_total:
         raise RuntimeError(f"nothing could be indexed in {config['indices_dir']}")
-    return (f"{report.items_total} items; added {len(report.added)}, updated {len(report.updated)}, "
+    return (f"{report.items_total} items in {catalog}; added {len(report.added)}, updated {len(report.updated)}, "
             f"removed {len(report.removed)}, skipped {len(report.skipped)} input(s)")
 
 
 def _footprints(config: dict[str, Any], catalog: Path) -> str:
+    from sen2val_stac.footprint_layers import write_layers
+
     out = output_dir(config, "footprints", catalog)
     layers = write_layers(catalog, out, config, config["footprints"]["format"])
     return f"{len(layers.files)} layers in {out}"
 
 
-def _geoflow(config: dict[str, Any], catalog: Path) -> str:
-    out = output_dir(config, "geoflow", catalog)
-    write_geoflow(catalog, out, config)
-    return f"entities, contacts and workflow in {out}"
-
-
-def _metadata(config: dict[str, Any], catalog: Path) -> str:
-    out = output_dir(config, "metadata", catalog)
-    return f"{len(write_records(catalog, out, config))} records in {out}"
-
-
 def _netcdf(config: dict[str, Any], catalog: Path) -> str:
+    from sen2val_stac.netcdf_export import export
+
     out = output_dir(config, "netcdf", catalog)
-    report = export(catalog, out, config)
+    report = export(catalog, out, config, progress=False)
     if report.errors:
         raise RuntimeError("; ".join(report.errors))
     return f"written {len(report.written)}, unchanged {len(report.unchanged)} cubes in {out}"
 
 
+def _geoflow(config: dict[str, Any], catalog: Path) -> str:
+    from sen2val_stac.geoflow import write_geoflow
+
+    out = output_dir(config, "geoflow", catalog)
+    files = write_geoflow(catalog, out, config)
+    return f"{', '.join(sorted(p.name for p in files.values()))} in {out}"
+
+
+def _metadata(config: dict[str, Any], catalog: Path) -> str:
+    from sen2val_stac.metadata_records import write_records
+
+    out = output_dir(config, "metadata", catalog)
+    return f"{len(write_records(catalog, out, config))} records in {out}"
+
+
 RUNNERS: dict[str, Callable[[dict[str, Any], Path], str]] = {
-    "index": _index, "footprints": _footprints, "geoflow": _geoflow, "metadata": _metadata, "netcdf": _netcdf,
+    "index": _index, "footprints": _footprints, "netcdf": _netcdf, "geoflow": _geoflow, "metadata": _metadata,
 }
 
 
-def run_chain(config: dict[str, Any], steps: tuple[str, ...] = STEPS, wait: float | None = 0) -> list[StepResult]:
-    """Run ``steps`` in order under the catalogue lock; raises CatalogLocked when another run holds it."""
-    for key in ("indices_dir", "catalog_dir"):
+def parse_steps(steps: str | Iterable[str], where: str) -> tuple[str, ...]:
+    """Steps from ``index,footprints`` or a list, in chain order; unknown names raise ConfigError naming ``where``."""
+    names = [s.strip() for s in (steps.split(",") if isinstance(steps, str) else steps) if str(s).strip()]
+    unknown = [s for s in names if s not in RUNNERS]
+    if unknown or not names:
+        raise ConfigError(f"{where}: unknown step(s) {', '.join(map(repr, unknown)) or '(none given)'}"
+                          f" (choose from {', '.join(STEPS)})")
+    return tuple(s for s in STEPS if s in names)
+
+
+def check_config(config: dict[str, Any], steps: tuple[str, ...]) -> None:
+    """Raise ConfigError (naming the key and the file) when ``run`` lacks a folder it needs."""
+    where = config.get("_path", "configuration")
+    needed = ("indices_dir", "catalog_dir") if "index" in steps else ("catalog_dir",)
+    for key in needed:
         if not config.get(key):
-            raise ConfigError(f"{config.get('_path', 'configuration')}: key '{key}' is required by `run`")
-    unknown = [s for s in steps if s not in RUNNERS]
-    if unknown:
-        raise ConfigError(f"unknown step(s): {', '.join(unknown)} (choose from {', '.join(STEPS)})")
-    catalog = Path(config["catalog_dir"])
-    results: list[StepResult] = []
+            raise ConfigError(f"{where}: key '{key}' is required by `run`")
+    if "index" in steps and not os.path.isdir(config["indices_dir"]):
+        raise ConfigError(f"{where}: key 'indices_dir': {config['indices_dir']} is not a folder")
+
+
+def _run_step(step: str, config: dict[str, Any], catalog: Path) -> StepResult:
+    started = time.perf_counter()
+    try:
+        summary, status = RUNNERS[step](config, catalog), OK
+    except ImportError as exc:
+        summary, status = f"step module unavailable: {exc}", FAILED
+    except Exception as exc:  # noqa: BLE001 - every step's failure is reported, the chain goes on
+        log.debug("step %s failed", step, exc_info=True)
+        summary, status = f"{type(exc).__name__}: {exc}", FAILED
+    return StepResult(step, status, time.perf_counter() - started, summary)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def run_chain(config: dict[str, Any], steps: Iterable[str] = STEPS, wait: float | None = 0) -> ChainReport:
+    """Run ``steps`` in chain order under the catalogue lock, waiting up to ``wait`` seconds (None: forever).
+
+    Raises ConfigError before locking, CatalogLocked when another run keeps the lock. Each step's outcome is
+    also logged (``sen2val_stac.pipeline``, INFO) as it ends.
+    """
+    steps = parse_steps(steps, "steps")
+    check_config(config, steps)
+    catalog = Path(config["catalog_dir"]).resolve()
+    report = ChainReport()
+    asked = time.monotonic()
     with catalog_lock(str(catalog), wait=wait):
-        for step in [s for s in STEPS if s in steps]:
-            started = time.perf_counter()
-            try:
-                summary = RUNNERS[step](config, catalog)
-                results.append(StepResult(step, True, time.perf_counter() - started, summary))
-            except Exception as exc:  # noqa: BLE001 - every step's failure is reported, the chain goes on
-                detail = f"{type(exc).__name__}: {exc}"
-                results.append(StepResult(step, False, time.perf_counter() - started, detail))
-                traceback.print_exc()
-                if step == "index":
-                    break
-    return results
+        report.locked_at, report.waited = _now(), time.monotonic() - asked
+        for step in steps:
+            if report.results and report.results[0].step == "index" and not report.results[0].ok:
+                result = StepResult(step, SKIPPED, 0.0, "index failed")
+            else:
+                result = _run_step(step, config, catalog)
+            report.results.append(result)
+            log.info("step %s: %s (%.1f s) %s", step, result.status, result.seconds, result.summary)
+        report.released_at = _now()  # taken before the release, so a waiting run's locked_at is always later
+    return report

@@ -1,109 +1,167 @@
-"""The whole chain from one config: init-config, config errors, the lock between two real processes."""
+"""`sen2val-stac run`: the whole chain from one config, step failures, and the lock between real processes."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pystac
 import pytest
-import yaml
 
 from sen2val_stac.cli import main
-from sen2val_stac.commands.init_config import example_config
-from sen2val_stac.config import ConfigError, defaults, load_config
 from sen2val_stac.lock import catalog_lock
 
-
-def _keys(d: dict, prefix: str = "") -> set[str]:
-    out = set()
-    for k, v in d.items():
-        out.add(prefix + k)
-        if isinstance(v, dict) and v and prefix + k not in ("doi",):
-            out |= _keys(v, prefix + k + ".")
-    return out
+STEPS = ("index", "footprints", "netcdf", "geoflow", "metadata")
+LOCK_LINE = re.compile(r"^lock acquired (\S+) \(waited ([\d.]+) s\), released (\S+)$", re.M)
 
 
-def test_init_config_covers_every_key(tmp_path) -> None:
-    path = tmp_path / "sen2val.yaml"
-    assert main(["init-config", str(path)]) == 0
-    assert main(["init-config", str(path)]) == 1
-    assert main(["init-config", str(path), "--force"]) == 0
-    assert _keys(yaml.safe_load(path.read_text())) == _keys(defaults())
-    config = load_config(path)
-    assert config["indices_dir"] == "/DATA/S2/PRODUCTS/INDICES"
-    assert config["catalog_dir"] == str(tmp_path / "stac")
-    assert example_config().startswith("# sen2val-stac configuration")
+def _table(out: str) -> dict[str, tuple[str, str]]:
+    """``{step: (status, summary)}`` from run's summary table."""
+    rows = re.findall(r"^(\w+)\s+(ok|FAILED|skipped)\s+[\d.]+\s+(.*)$", out, re.M)
+    return {step: (status, summary) for step, status, summary in rows}
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("catalogue_dir: x\n", "unknown key 'catalogue_dir'"),
-    ("footprint:\n  read_sise: 3\n", "unknown key 'footprint.read_sise'"),
-    ("workers: many\n", "key 'workers'"),
-    ("footprint: 3\n", "key 'footprint' must be a mapping"),
-    ("netcdf:\n  chunks: 5\n", "key 'netcdf.chunks' must be list"),
-    ("a: [\n", "not valid YAML"),
-])
-def test_config_errors_name_key_and_file(tmp_path, text, message) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert message in str(err.value) and str(path) in str(err.value)
-    with pytest.raises(ConfigError, match="cannot read"):
-        load_config(tmp_path / "missing.yaml")
-    assert main(["run", "--config", str(path)]) == 2
+def _lock_times(out: str) -> tuple[dt.datetime, float, dt.datetime]:
+    match = LOCK_LINE.search(out)
+    assert match, out
+    parse = lambda s: dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    return parse(match.group(1)), float(match.group(2)), parse(match.group(3))
 
 
-def _config_file(demo, tmp_path: Path) -> Path:
-    path = tmp_path / "sen2val.yaml"
-    path.write_text(f"indices_dir: {demo[0].parent / 'INDICES'}\ncatalog_dir: ./stac\nworkers: 1\n")
+def _write_config(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
     return path
 
 
-def test_run_whole_chain(demo, tmp_path, capsys, schemas_dir) -> None:
-    config = _config_file(demo, tmp_path)
-    assert main(["run", "--config", str(config)]) == 0
-    out = capsys.readouterr().out
-    for step in ("index", "footprints", "netcdf", "geoflow", "metadata"):
-        assert f"\n{step}" in "\n" + out
-    assert "FAILED" not in out
-    assert (tmp_path / "footprints/footprints_all.shp").is_file()
-    assert len(list((tmp_path / "netcdf").glob("*.nc"))) == 6
-    assert "netcdf/NDVI_40KCB_masked-cm001" in (tmp_path / "geoflow/entities.csv").read_text()
-    assert len(list((tmp_path / "metadata").glob("*_ISO-19139.xml"))) == 9
-    assert main(["validate", str(tmp_path / "stac"), "--schemas", str(schemas_dir)]) == 0
-    assert main(["run", "--config", str(config), "--steps", "index,nope"]) == 2
+def _run_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "sen2val_stac", "run", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_lock_serializes_two_processes(demo, tmp_path) -> None:
-    config = _config_file(demo, tmp_path)
-    catalog = tmp_path / "stac"
-    command = [sys.executable, "-m", "sen2val_stac", "run", "--config", str(config), "--steps", "index"]
-    # The first run does the whole chain, so it holds the lock long enough for the others to meet it.
-    first = subprocess.Popen(command[:-2], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, demo) -> Path:
+    """A folder holding sen2val.yaml: the demo's INDICES, a catalogue ./stac (not written yet), outputs beside."""
+    folder = tmp_path_factory.mktemp("site")
+    _write_config(folder, "sen2val.yaml", f"indices_dir: {demo[0].parent / 'INDICES'}\ncatalog_dir: ./stac\nworkers: 1\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def two_runs(site) -> dict[str, tuple[int, str, str]]:
+    """Two real `run` processes started while this test process holds the catalogue lock, then released.
+
+    Also a third `run` (config default wait 0) tried while the lock is held. Returns ``{name: (rc, out, err)}``.
+    """
+    config = str(site / "sen2val.yaml")
+    results = {}
+    with catalog_lock(str(site / "stac"), wait=0):
+        refused = _run_cli("--config", config, "--steps", "index")
+        results["refused"] = (refused.wait(timeout=120), *refused.communicate())
+        chain = _run_cli("--config", config, "--wait", "300")
+        index_only = _run_cli("--config", config, "--steps", "index", "--wait", "300")
+        time.sleep(3.0)  # both are started and waiting on the lock
+        assert chain.poll() is None and index_only.poll() is None
+    for name, proc in (("chain", chain), ("index_only", index_only)):
+        out, err = proc.communicate(timeout=300)
+        results[name] = (proc.returncode, out, err)
+    return results
+
+
+def test_second_run_refused_while_the_lock_is_held(two_runs) -> None:
+    rc, out, err = two_runs["refused"]
+    assert rc == 3 and out == ""
+    assert f"catalogue is locked by another run (pid {os.getpid()})" in err and "--wait" in err
+
+
+def test_two_runs_are_serialized(two_runs) -> None:
+    (rc1, out1, err1), (rc2, out2, err2) = two_runs["chain"], two_runs["index_only"]
+    assert rc1 == 0 and rc2 == 0, (err1, err2)
+    first, second = sorted([_lock_times(out1), _lock_times(out2)])
+    assert first[2] <= second[0], "the second run acquired the lock before the first finished"
+    assert second[1] > 0.5  # it really waited for the first run
+    added = sorted(re.search(r"added (\d+)", _table(o)["index"][1]).group(1) for o in (out1, out2))
+    assert added == ["0", "30"]  # one indexed everything, the other found nothing left to do
+
+
+def test_whole_chain_wrote_every_output(two_runs, site, schemas_dir) -> None:
+    rc, out, _ = two_runs["chain"]
+    table = _table(out)
+    assert list(table) == list(STEPS) and all(status == "ok" for status, _ in table.values())
+    assert "10 layers" in table["footprints"][1] and "18 records" in table["metadata"][1]
+    assert (site / "footprints/footprints_all.shp").is_file()
+    assert len(list((site / "netcdf").glob("*.nc"))) == 6
+    assert "netcdf/NDVI_40KCB_masked-cm001" in (site / "geoflow/entities.csv").read_text()  # netcdf ran first
+    assert len(list((site / "metadata").glob("*_ISO-19139.xml"))) == 9
+    assert main(["validate", str(site / "stac"), "--schemas", str(schemas_dir)]) == 0
+
+
+def test_rerun_is_incremental(two_runs, site, capsys) -> None:
+    assert main(["run", "--config", str(site / "sen2val.yaml")]) == 0
+    table = _table(capsys.readouterr().out)
+    assert table["index"][1].endswith("added 0, updated 0, removed 0, skipped 4 input(s)")
+    assert table["netcdf"][1].startswith("written 0, unchanged 6 cubes")
+
+
+def test_failed_derived_step_does_not_stop_the_others(two_runs, site, capsys) -> None:
+    base = (site / "sen2val.yaml").read_text()
+    config = _write_config(site, "bad-format.yaml", base + "footprints:\n  format: kml\n")
+    assert main(["run", "--config", str(config), "--steps", "footprints,geoflow,metadata"]) == 1
+    table = _table(capsys.readouterr().out)
+    assert table["footprints"][0] == "FAILED" and "unknown format 'kml'" in table["footprints"][1]
+    assert table["geoflow"][0] == "ok" and table["metadata"][0] == "ok"
+
+
+def test_failed_index_stops_the_chain(tmp_path, capsys) -> None:
+    (tmp_path / "INDICES").mkdir()
+    config = _write_config(tmp_path, "sen2val.yaml", "indices_dir: INDICES\ncatalog_dir: stac\n")
+    assert main(["run", "--config", str(config)]) == 1
+    table = _table(capsys.readouterr().out)
+    assert table["index"] == ("FAILED", f"RuntimeError: nothing could be indexed in {tmp_path / 'INDICES'}")
+    assert [table[s][0] for s in STEPS[1:]] == ["skipped"] * 4
+    assert not (tmp_path / "footprints").exists()
+
+
+def test_missing_step_module_fails_that_step_only(two_runs, site, capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "sen2val_stac.netcdf_export", None)  # what a missing module raises
+    assert main(["run", "--config", str(site / "sen2val.yaml"), "--steps", "geoflow,netcdf"]) == 1
+    table = _table(capsys.readouterr().out)
+    assert table["netcdf"][0] == "FAILED" and table["netcdf"][1].startswith("step module unavailable:")
+    assert "sen2val_stac.netcdf_export" in table["netcdf"][1]
+    assert table["geoflow"][0] == "ok"
+
+
+def test_killed_run_leaves_no_stale_lock_and_a_valid_catalogue(two_runs, site, schemas_dir, capsys) -> None:
+    catalog = site / "stac"
+    base = (site / "sen2val.yaml").read_text()
+    retitled = _write_config(site, "retitled.yaml", base + "catalog:\n  title: Retitled\n")  # every item re-rendered
     lock = catalog / ".sen2val" / "lock"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the holder writes its pid into the lock file once it has it
-        if lock.exists() and lock.read_text().strip() == str(first.pid):
-            break
+    with catalog_lock(str(catalog), wait=0):
+        victim = _run_cli("--config", str(retitled), "--wait", "120")
+        time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while lock.read_text().strip() != str(victim.pid) and time.monotonic() < deadline:
         time.sleep(0.01)
-    second = subprocess.run(command, capture_output=True, text=True)
-    assert second.returncode == 3 and "locked by another run" in second.stderr
-    waiting = subprocess.Popen(command + ["--wait", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first_out, _ = first.communicate(timeout=120)
-    first_done = time.monotonic()
-    waited_out, _ = waiting.communicate(timeout=120)
-    assert first.returncode == 0 and waiting.returncode == 0
-    assert "added 30" in first_out and "added 0" in waited_out and time.monotonic() >= first_done
-
-    killed = subprocess.Popen(command + ["--wait", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    with catalog_lock(str(catalog), wait=5):  # the kernel released it: no stale lock
+    assert victim.poll() is None, "the run ended before it could be killed"
+    time.sleep(0.3)  # mid-chain
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    assert victim.returncode == -signal.SIGKILL
+    with catalog_lock(str(catalog), wait=0):  # released by the kernel: no stale lock
         pass
-    assert os.path.isfile(catalog / "catalog.json")
+    for path in catalog.rglob("*.json"):  # atomic writes: old or new version of each file, never half
+        json.loads(path.read_text(encoding="utf-8"))
+    items = list(pystac.Catalog.from_file(str(catalog / "catalog.json")).get_items(recursive=True))
+    assert sorted(i.collection_id for i in items).count("cubes") == 6 and len(items) == 36  # 30 indices + 6 cubes
+    assert main(["validate", str(catalog), "--schemas", str(schemas_dir)]) == 0
+    assert main(["run", "--config", str(retitled), "--steps", "index"]) == 0
+    assert json.loads((catalog / "catalog.json").read_text())["title"] == "Retitled"
+    capsys.readouterr()
+

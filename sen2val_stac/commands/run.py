@@ -4,36 +4,57 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from sen2val_stac.config import ConfigError, load_config
 from sen2val_stac.lock import CatalogLocked
-from sen2val_stac.pipeline import STEPS, run_chain
+from sen2val_stac.pipeline import STEPS, ChainReport, parse_steps, run_chain
 
 NAME = "run"
 HELP = "Run index, footprints, netcdf, geoflow and metadata in order from one config, under a catalogue lock."
+EPILOG = ("Exit status: 0 every step succeeded, 1 a step failed, 2 configuration error, "
+          "3 another run holds the catalogue lock (after --wait seconds).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``run``."""
+    parser.epilog = EPILOG
     parser.add_argument("--config", required=True, help="sen2val.yaml (sen2val-stac init-config writes one)")
-    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
-    parser.add_argument("--wait", type=float, default=0.0,
-                        help="seconds to wait for another run's lock (default 0: exit 3 at once)")
+    parser.add_argument("--steps", help=f"comma-separated subset of {','.join(STEPS)}, run in that order "
+                                         "(default: config run.steps)")
+    parser.add_argument("--wait", type=float, metavar="SECONDS", help="seconds to wait for another run's lock, then exit 3 "
+                                                   "(default: config run.wait, 0)")
+
+
+def print_report(report: ChainReport, out: Any = None) -> None:
+    """The summary table: step, status, seconds, what it wrote; then when the lock was held."""
+    out = out or sys.stdout
+    width = max([4, *(len(r.step) for r in report.results)])
+    print(f"{'step'.ljust(width)}  status   seconds  summary", file=out)
+    for r in report.results:
+        print(f"{r.step.ljust(width)}  {r.status.ljust(7)}  {r.seconds:7.1f}  {r.summary}", file=out)
+    print(f"lock acquired {report.locked_at:%Y-%m-%dT%H:%M:%S.%fZ} (waited {report.waited:.1f} s), "
+          f"released {report.released_at:%Y-%m-%dT%H:%M:%S.%fZ}", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when every step succeeded, 1 when a step failed, 2 on config errors, 3 when locked."""
     try:
         config = load_config(args.config)
-        results = run_chain(config, tuple(s.strip() for s in args.steps.split(",") if s.strip()), wait=args.wait)
+        if args.steps is not None:
+            steps = parse_steps(args.steps, "--steps")
+        else:
+            steps = parse_steps(config["run"]["steps"], f"{args.config}: key 'run.steps'")
+        wait = config["run"]["wait"] if args.wait is None else args.wait
+        report = run_chain(config, steps, wait=wait)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except CatalogLocked as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}; retry later or give --wait SECONDS", file=sys.stderr)
         return 3
-    width = max(len(r.step) for r in results) if results else 5
-    print("step".ljust(width), " status  seconds  summary")
-    for r in results:
-        print(f"{r.step.ljust(width)}  {'ok    ' if r.ok else 'FAILED'}  {r.seconds:7.1f}  {r.summary}")
-    return 0 if results and all(r.ok for r in results) else 1
+    except OSError as exc:
+        print(f"error: cannot lock the catalogue: {exc}", file=sys.stderr)
+        return 2
+    print_report(report)
+    return 0 if report.ok else 1
