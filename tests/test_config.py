@@ -143,7 +143,8 @@ def test_user_guide_documents_every_command_and_option() -> None:
         section = _guide_section(text, name)
         for action in parser._actions:
             for option in action.option_strings:
-                assert option in section, f"user guide: `sen2val-stac {name}` lacks {option}"
+                assert option in section, (f"docs/user-guide.md: `sen2val-stac {name}` lacks {option}; regenerate: "
+                                           "python scripts/make_docs_figures.py --text-only")
 
 
 def test_user_guide_config_reference_is_the_example() -> None:
