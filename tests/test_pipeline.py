@@ -46,6 +46,23 @@ def _run_cli(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _until_waiting(lock: Path, *procs: subprocess.Popen[str]) -> None:
+    """Return once every process has the lock file open (it is in its wait loop: this test holds the lock)."""
+    deadline = time.monotonic() + 120
+    waiting: set[int] = set()
+    while len(waiting) < len(procs):
+        assert time.monotonic() < deadline, "the runs never reached the lock"
+        for proc in procs:
+            assert proc.poll() is None, proc.communicate()
+            fds = Path(f"/proc/{proc.pid}/fd")
+            try:
+                if any(os.path.realpath(fd) == str(lock) for fd in fds.iterdir()):
+                    waiting.add(proc.pid)
+            except OSError:  # a descriptor closed while listing
+                pass
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, demo) -> Path:
     """A folder holding sen2val.yaml: the demo's INDICES, a catalogue ./stac (not written yet), outputs beside."""
@@ -67,8 +84,7 @@ def two_runs(site) -> dict[str, tuple[int, str, str]]:
         results["refused"] = (refused.wait(timeout=120), *refused.communicate())
         chain = _run_cli("--config", config, "--wait", "300")
         index_only = _run_cli("--config", config, "--steps", "index", "--wait", "300")
-        time.sleep(3.0)  # both are started and waiting on the lock
-        assert chain.poll() is None and index_only.poll() is None
+        _until_waiting(site / "stac" / ".sen2val" / "lock", chain, index_only)
     for name, proc in (("chain", chain), ("index_only", index_only)):
         out, err = proc.communicate(timeout=300)
         results[name] = (proc.returncode, out, err)
@@ -86,7 +102,7 @@ def test_two_runs_are_serialized(two_runs) -> None:
     assert rc1 == 0 and rc2 == 0, (err1, err2)
     first, second = sorted([_lock_times(out1), _lock_times(out2)])
     assert first[2] <= second[0], "the second run acquired the lock before the first finished"
-    assert second[1] > 0.5  # it really waited for the first run
+    assert second[1] > 0.5  # it was waiting before the first run started, so it waited for all of it
     added = sorted(re.search(r"added (\d+)", _table(o)["index"][1]).group(1) for o in (out1, out2))
     assert added == ["0", "30"]  # one indexed everything, the other found nothing left to do
 
@@ -143,9 +159,7 @@ def test_killed_run_leaves_no_stale_lock_and_a_valid_catalogue(two_runs, site, s
     base = (site / "sen2val.yaml").read_text()
     retitled = _write_config(site, "retitled.yaml", base + "catalog:\n  title: Retitled\n")  # every item re-rendered
     lock = catalog / ".sen2val" / "lock"
-    with catalog_lock(str(catalog), wait=0):
-        victim = _run_cli("--config", str(retitled), "--wait", "120")
-        time.sleep(2.0)
+    victim = _run_cli("--config", str(retitled), "--wait", "120")
     deadline = time.monotonic() + 60
     while lock.read_text().strip() != str(victim.pid) and time.monotonic() < deadline:
         time.sleep(0.01)
