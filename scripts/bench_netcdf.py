@@ -2,8 +2,10 @@
 """Benchmark `sen2val-stac netcdf` on a 100-date series against a plain rioxarray concat of the same files.
 
 Writes five 1830 x 1830 px (60 m) JPEG2000 products and hard-links them under 100 product ids (every file is
-still decoded per date), indexes them, then runs each exporter in its own process and reports wall time,
-throughput (MB of source int16 pixels per second) and peak resident memory.
+still decoded per date), indexes them (cached in --workdir), then runs each exporter in its own process and
+reports wall time, throughput (MB of source int16 pixels per second) and peak resident memory; then the no-op
+re-run, and for a few NetCDF chunkings the export time, the file size and the two read patterns: one whole
+map (one date) and whole pixel time series.
 
     python scripts/bench_netcdf.py --dates 100 --workdir /tmp/sen2val-nc-bench
 """
@@ -13,12 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import netCDF4
 
 from sen2val_stac.config import load_config
 from sen2val_stac.demo_tree import ProductSpec, write_product
@@ -29,7 +34,7 @@ START = datetime(2019, 1, 3, 6, 36, 11, tzinfo=timezone.utc)
 OURS = """
 import resource, sys
 from sen2val_stac.cli import main
-code = main(["netcdf", sys.argv[1], "--out", sys.argv[2], "--asset", "index"])
+code = main(["netcdf", sys.argv[1], "--out", sys.argv[2], "--asset", "index", *sys.argv[3:]])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)
 """
 BASELINE = """
@@ -60,11 +65,13 @@ def make_series(work: Path, dates: int, resolution: float) -> tuple[Path, list[d
                 os.link(src / f, dest / f.replace(tpl.product_id, spec.product_id))
         (tmp / "INDICES").rename(tree)
         shutil.rmtree(tmp)
-    files = [{"path": str(tree / s.folder / f"{s.product_id}_NDVI.jp2"), "time": s.sensing.replace(tzinfo=None).isoformat()} for s in specs]
+    files = [{"path": str(tree / s.folder / f"{s.product_id}_NDVI.jp2"),
+              "time": s.sensing.replace(tzinfo=None).isoformat()} for s in specs]
     return tree, files
 
 
 def run(script: str, *args: str) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of ``script`` run in a fresh interpreter."""
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - t
@@ -73,11 +80,35 @@ def run(script: str, *args: str) -> tuple[float, int]:
     return seconds, int(rss_kb)
 
 
+def read_patterns(path: Path, maps: int = 5, pixels: int = 20) -> tuple[float, float]:
+    """Mean seconds to read one whole map (one date) and one whole pixel time series, file reopened each time."""
+    with netCDF4.Dataset(path) as nc:
+        name = next(v for v in nc.variables if nc[v].ndim == 3)
+        nt, ny, nx = nc[name].shape
+    rng = random.Random(0)
+    map_s, pixel_s = [], []
+    for t in rng.sample(range(nt), min(maps, nt)):
+        with netCDF4.Dataset(path) as nc:
+            start = time.perf_counter()
+            nc[name][t, :, :]
+            map_s.append(time.perf_counter() - start)
+    for _ in range(pixels):
+        y, x = rng.randrange(ny), rng.randrange(nx)
+        with netCDF4.Dataset(path) as nc:
+            start = time.perf_counter()
+            nc[name][:, y, x]
+            pixel_s.append(time.perf_counter() - start)
+    return sum(map_s) / len(map_s), sum(pixel_s) / len(pixel_s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dates", type=int, default=100)
     parser.add_argument("--resolution", type=float, default=60.0)
     parser.add_argument("--workdir", default="/tmp/sen2val-nc-bench")
+    parser.add_argument("--chunkings", default="8,256,256;16,256,256;1,1024,1024;32,128,128",
+                        help="NetCDF chunkings T,Y,X to compare, separated by ';' (the first is the default)")
+    parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -88,14 +119,32 @@ def main() -> None:
     megabytes = args.dates * n * n * 2 / 1e6
     listing = work / "files.json"
     listing.write_text(json.dumps(files))
-    out = work / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    ours_s, ours_kb = run(OURS, str(catalog), str(out))
-    base_s, base_kb = run(BASELINE, str(listing), str(work / "baseline.nc"))
     print(f"{args.dates} dates of {n} x {n} px int16 = {megabytes:.0f} MB of source pixels")
-    print(f"sen2val-stac netcdf (stackstac, dask)  {ours_s:6.1f} s  {megabytes / ours_s:6.1f} MB/s  peak {ours_kb / 1024:6.0f} MiB")
-    print(f"rioxarray open + xr.concat + to_netcdf {base_s:6.1f} s  {megabytes / base_s:6.1f} MB/s  peak {base_kb / 1024:6.0f} MiB")
-    print(f"-> {base_s / ours_s:.2f}x the speed, {100 * ours_kb / base_kb:.0f} % of the memory")
+    rows = []
+    for k, chunking in enumerate(args.chunkings.split(";")):
+        out = work / f"out-{chunking.replace(',', 'x')}"
+        shutil.rmtree(out, ignore_errors=True)
+        seconds, kb = run(OURS, str(catalog), str(out), "--chunks", chunking)
+        if k == 0:
+            print(f"sen2val-stac netcdf (stackstac, dask)  {seconds:6.1f} s  {megabytes / seconds:6.1f} MB/s  "
+                  f"peak {kb / 1024:6.0f} MiB")
+            ours_s, ours_kb = seconds, kb
+            again_s, _ = run(OURS, str(catalog), str(out), "--chunks", chunking)
+            print(f"no-op re-run                           {again_s:6.1f} s (process start and imports included)")
+        (nc,) = out.glob("*.nc")
+        rows.append((f"{chunking} (sen2val-stac)", seconds, nc.stat().st_size, *read_patterns(nc)))
+    if not args.skip_baseline:
+        base_s, base_kb = run(BASELINE, str(listing), str(work / "baseline.nc"))
+        print(f"rioxarray open + xr.concat + to_netcdf {base_s:6.1f} s  {megabytes / base_s:6.1f} MB/s  "
+              f"peak {base_kb / 1024:6.0f} MiB")
+        print(f"-> {base_s / ours_s:.2f}x the speed, {100 * ours_kb / base_kb:.0f} % of the memory")
+        with netCDF4.Dataset(work / "baseline.nc") as ds:
+            default_chunks = ",".join(str(c) for c in ds["ndvi"].chunking())
+        rows.append((f"{default_chunks} (concat, netCDF default)", base_s, (work / "baseline.nc").stat().st_size,
+                     *read_patterns(work / "baseline.nc")))
+    print("\n| chunks T,Y,X | export s | file MB | one map ms | one pixel series ms |\n|---|---:|---:|---:|---:|")
+    for name, seconds, size, map_s, pixel_s in rows:
+        print(f"| {name} | {seconds:.1f} | {size / 1e6:.0f} | {map_s * 1000:.0f} | {pixel_s * 1000:.1f} |")
 
 
 if __name__ == "__main__":

@@ -3,43 +3,92 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+import netCDF4
 import shapely
+from pyproj import CRS
 from shapely.geometry import mapping, shape
 
 from sen2val_stac import constants as C
 from sen2val_stac.atomic import write_if_changed, write_json
 from sen2val_stac.cubes import Series
 from sen2val_stac.indexer import write_root_catalog
+from sen2val_stac.netcdf_encoding import iso_duration
 from sen2val_stac.stac import href as link_href
+from sen2val_stac.templates import index_definition
 
 DATACUBE = "https://stac-extensions.github.io/datacube/v2.3.0/schema.json"
 CUBES = "cubes"
 
 
-def cube_item(series: Series, nc_path: Path, catalog_dir: Path, epsg: int, bounds: tuple[float, ...],
-              resolution: float, shape_: tuple[int, int], config: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class CubeGrid:
+    """The grid of a written cube, read back from the file: what its STAC item describes."""
+
+    epsg: int
+    bounds: tuple[float, float, float, float]
+    resolution: float
+    shape: tuple[int, int]
+    times: list[str]
+    nodata: int
+    scale: float
+    offset: float
+
+
+def read_grid(nc_path: Path, variable: str) -> CubeGrid:
+    """Grid (EPSG, bounds, resolution, shape), times and packing of a cube, from the NetCDF file itself."""
+    with netCDF4.Dataset(nc_path) as nc:
+        var = nc[variable]
+        packing = {"nodata": int(var._FillValue), "scale": float(getattr(var, "scale_factor", 1.0)),
+                   "offset": float(getattr(var, "add_offset", 0.0))}
+        crs = CRS.from_wkt(nc["spatial_ref"].crs_wkt)
+        x0, res_x, _, y0, _, res_y = (float(v) for v in nc["spatial_ref"].GeoTransform.split())
+        ny, nx = nc.dimensions["y"].size, nc.dimensions["x"].size
+        times = netCDF4.num2date(nc["time"][:], nc["time"].units, nc["time"].calendar,
+                                 only_use_cftime_datetimes=False)
+    bounds = (x0, y0 + res_y * ny, x0 + res_x * nx, y0)
+    return CubeGrid(int(crs.to_epsg()), bounds, abs(res_x), (ny, nx),
+                    [f"{t:%Y-%m-%dT%H:%M:%S}Z" for t in times], **packing)
+
+
+def _time_step(times: list[str]) -> str | None:
+    """ISO 8601 duration between regularly spaced times, None when irregular (or a single date)."""
+    seconds = {(datetime.fromisoformat(b[:-1]) - datetime.fromisoformat(a[:-1])).total_seconds()
+               for a, b in zip(times, times[1:])}
+    return iso_duration(seconds.pop()) if len(seconds) == 1 else None
+
+
+def cube_item(series: Series, nc_path: Path, catalog_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
     """STAC item of one cube: datacube dimensions/variables, the NetCDF asset, links to its sources."""
+    grid = read_grid(nc_path, series.index.lower())
+    west, south, east, north = grid.bounds
     item_file = f"{CUBES}/{series.name}.json"
     footprint = shapely.union_all([shape(r.item["geometry"]) for r in series.items])
     base = config["netcdf"].get("href_base")
     href = (base.rstrip("/") + "/" + nc_path.name) if base else os.path.relpath(nc_path, catalog_dir / CUBES)
-    times = [f"{r.datetime:%Y-%m-%dT%H:%M:%SZ}" for r in series.items]
     root_href = config.get("root_href")
-    links = [
-        {"rel": "root", "href": link_href(item_file, C.CATALOG_FILE, root_href), "type": "application/json"},
-        {"rel": "parent", "href": link_href(item_file, f"{CUBES}/{C.COLLECTION_FILE}", root_href), "type": "application/json"},
-        {"rel": "collection", "href": link_href(item_file, f"{CUBES}/{C.COLLECTION_FILE}", root_href), "type": "application/json"},
-    ]
+    def link(rel: str, target: str, media_type: str = "application/json") -> dict[str, str]:
+        return {"rel": rel, "href": link_href(item_file, target, root_href), "type": media_type}
+
+    collection_file = f"{CUBES}/{C.COLLECTION_FILE}"
+    links = [link("root", C.CATALOG_FILE), link("parent", collection_file), link("collection", collection_file)]
     for ref in series.items:
         rel = os.path.relpath(ref.path, catalog_dir).replace(os.sep, "/")
-        links.append({"rel": "derived_from", "href": link_href(item_file, rel, root_href), "type": "application/geo+json"})
+        links.append(link("derived_from", rel, "application/geo+json"))
     if root_href:
-        links.append({"rel": "self", "href": link_href(item_file, item_file, root_href), "type": "application/geo+json"})
-    name = series.index.lower()
+        links.append(link("self", item_file, "application/geo+json"))
+    definition = index_definition(series.index)
+    variable: dict[str, Any] = {
+        "type": "data", "dimensions": ["time", "y", "x"], "data_type": "int16", "nodata": grid.nodata,
+        "description": f"{definition['title']} ({series.asset}), packed int16: value = stored x {grid.scale:g} "
+                       f"+ {grid.offset:g}"}
+    if definition.get("unit"):
+        variable["unit"] = definition["unit"]
     return {
         "type": "Feature",
         "stac_version": C.STAC_VERSION,
@@ -49,17 +98,17 @@ def cube_item(series: Series, nc_path: Path, catalog_dir: Path, epsg: int, bound
         "bbox": list(footprint.bounds),
         "properties": {
             "title": f"{series.index} time series, tile {series.tile} ({series.asset})",
-            "datetime": None, "start_datetime": times[0], "end_datetime": times[-1],
-            "proj:code": f"EPSG:{epsg}", "proj:bbox": list(bounds), "proj:shape": list(shape_),
+            "datetime": None, "start_datetime": grid.times[0], "end_datetime": grid.times[-1],
+            "proj:code": f"EPSG:{grid.epsg}", "proj:bbox": list(grid.bounds), "proj:shape": list(grid.shape),
             "cube:dimensions": {
-                "x": {"type": "spatial", "axis": "x", "extent": [bounds[0], bounds[2]], "step": resolution,
-                      "reference_system": epsg},
-                "y": {"type": "spatial", "axis": "y", "extent": [bounds[1], bounds[3]], "step": -resolution,
-                      "reference_system": epsg},
-                "time": {"type": "temporal", "extent": [times[0], times[-1]], "values": times},
+                "x": {"type": "spatial", "axis": "x", "extent": [west, east], "step": grid.resolution,
+                      "reference_system": grid.epsg},
+                "y": {"type": "spatial", "axis": "y", "extent": [south, north], "step": grid.resolution,
+                      "reference_system": grid.epsg},
+                "time": {"type": "temporal", "extent": [grid.times[0], grid.times[-1]],
+                         "step": _time_step(grid.times), "values": grid.times},
             },
-            "cube:variables": {name: {"type": "data", "dimensions": ["time", "y", "x"], "description":
-                                      f"{series.index} ({series.asset}), packed int16"}},
+            "cube:variables": {series.index.lower(): variable},
             "sen2chain:index": series.index, "sen2chain:tile": series.tile, "sen2chain:asset": series.asset,
         },
         "links": links,

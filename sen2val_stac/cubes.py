@@ -16,6 +16,7 @@ import numpy as np
 import rasterio
 import stackstac
 import xarray as xr
+from rasterio.warp import transform_bounds
 
 from sen2val_stac.catalog_read import ItemRef
 from sen2val_stac.rasters import RasterReadError, check_jp2_complete
@@ -24,8 +25,6 @@ from sen2val_stac.templates import index_definition
 # Reads are aligned on GDAL's JPEG2000 block size: a 256-px window would decode a whole 1024-px block
 # sixteen times over.
 READ_BLOCK = 1024
-# JP2 values this close to nodata are nodata (lossy compression smears it), as in the indexer.
-NODATA_TOLERANCE = 256
 
 
 class CubeError(ValueError):
@@ -58,15 +57,17 @@ class Series:
         return f"{self.index}_{self.tile}_{self.asset}_{self.first}_{self.last}"
 
 
-def default_asset(items: list[ItemRef], configured: str | None) -> str:
-    """The configured asset, else ``masked-cm001`` when any item has it, else ``index``."""
+def default_asset(items: list[ItemRef], configured: str | None, preference: list[str]) -> str:
+    """The configured asset, else the first of ``preference`` that any item has (else the last of them)."""
     if configured:
         return configured
-    return "masked-cm001" if any("masked-cm001" in r.item["assets"] for r in items) else "index"
+    present = {key for r in items for key in r.item["assets"]}
+    return next((key for key in preference if key in present), preference[-1])
 
 
 def usable_items(index: str, tile: str, asset: str, refs: list[ItemRef]) -> Series:
-    """Keep the items whose asset exists and opens; the others are listed with the reason."""
+    """Keep the items whose asset exists and opens and whose ``bbox`` covers their grid; list the others
+    with the reason (stackstac would silently fill an item whose WGS84 bbox misses the output bounds)."""
     series = Series(index, tile, asset, [])
     for ref in refs:
         if asset not in ref.item["assets"]:
@@ -74,15 +75,33 @@ def usable_items(index: str, tile: str, asset: str, refs: list[ItemRef]) -> Seri
             continue
         path = ref.asset_href(asset)
         try:
-            if "://" not in path and path.lower().endswith(".jp2"):
-                check_jp2_complete(path, os.path.getsize(path))
+            if "://" not in path:
+                if path.lower().endswith(".jp2"):
+                    check_jp2_complete(path, os.path.getsize(path))
                 with rasterio.open(path):
                     pass
         except (OSError, RasterReadError, rasterio.errors.RasterioError) as exc:
             series.skipped.append(f"{ref.id}: asset '{asset}' unreadable ({path}: {exc})")
             continue
+        problem = _bbox_problem(ref)
+        if problem:
+            series.skipped.append(f"{ref.id}: {problem}")
+            continue
         series.items.append(ref)
     return series
+
+
+def _bbox_problem(ref: ItemRef) -> str | None:
+    """Why the item's WGS84 ``bbox`` does not fit its ``proj:bbox`` (None when it does)."""
+    props = ref.item["properties"]
+    try:
+        grid = transform_bounds(props["proj:code"], "EPSG:4326", *props["proj:bbox"])
+        west, south, east, north = ref.item["bbox"]
+    except (KeyError, ValueError, rasterio.errors.RasterioError) as exc:
+        return f"no usable bbox / proj:code / proj:bbox ({exc})"
+    if west > grid[2] or east < grid[0] or south > grid[3] or north < grid[1]:
+        return f"bbox {ref.item['bbox']} does not intersect its grid ({props['proj:code']} proj:bbox)"
+    return None
 
 
 def grid_of(series: Series) -> tuple[int, tuple[float, float, float, float], float]:
@@ -108,10 +127,29 @@ def _stac_dicts(series: Series) -> list[dict[str, Any]]:
     return out
 
 
+def fill_invalid(block: np.ndarray, nodata: int, valid_range: list[int] | None, tolerance: int) -> np.ndarray:
+    """``block`` (int16) with values within ``tolerance`` of ``nodata`` (the lossy JPEG2000 smear) or outside
+    ``valid_range`` set to ``nodata``, the indexer's rule; compared in int16, no wider temporary."""
+    info = np.iinfo(np.int16)
+    low, high = max(nodata - tolerance, info.min), min(nodata + tolerance, info.max)
+    bad = (block >= low) & (block <= high)
+    if valid_range:
+        bad |= (block < valid_range[0]) | (block > valid_range[1])
+    return np.where(bad, np.int16(nodata), block)
+
+
+def block_edge(netcdf_chunk: int) -> int:
+    """Dask block edge along y or x: whole JPEG2000 blocks (at least READ_BLOCK) and whole NetCDF chunks,
+    so that every NetCDF chunk is written once, complete (no read-modify-write of compressed chunks)."""
+    return -(-READ_BLOCK // netcdf_chunk) * netcdf_chunk
+
+
 def assemble(
-    series: Series, resolution: float | None = None, chunks: tuple[int, int, int] = (8, 256, 256)
+    series: Series, resolution: float | None = None, chunks: tuple[int, int, int] = (8, 256, 256),
+    nodata_tolerance: int = 0,
 ) -> tuple[xr.DataArray, int]:
-    """Lazy (dask) int16 cube ``(time, y, x)`` of the series and its nodata; invalid values set to nodata."""
+    """Lazy (dask) int16 cube ``(time, y, x)`` of the series and its nodata; values within ``nodata_tolerance``
+    of nodata (config ``footprint.nodata_tolerance``) or outside the index's valid range set to nodata."""
     if not series.items:
         raise CubeError(f"series {series.index} {series.tile}: no readable item")
     epsg, bounds, native = grid_of(series)
@@ -121,16 +159,15 @@ def assemble(
     stack = stackstac.stack(
         _stac_dicts(series), assets=[series.asset], epsg=epsg, resolution=res, bounds=bounds,
         snap_bounds=False, xy_coords="center", dtype="int16", fill_value=np.int16(nodata), rescale=False,
-        chunksize=(1, 1, READ_BLOCK, READ_BLOCK), resampling=rasterio.enums.Resampling.nearest,
+        chunksize=(1, 1, block_edge(chunks[1]), block_edge(chunks[2])),
+        resampling=rasterio.enums.Resampling.nearest,
     )
-    data = stack.isel(band=0, drop=True)
-    valid = np.abs(data.astype("int32") - nodata) > NODATA_TOLERANCE
+    data = stack.isel(band=0, drop=True).chunk({"time": chunks[0]})
     valid_range = index_definition(series.index).get("valid_range")
-    if valid_range:
-        valid &= (data >= valid_range[0]) & (data <= valid_range[1])
-    data = data.where(valid, np.int16(nodata)).astype("int16")
+    data = data.copy(data=data.data.map_blocks(fill_invalid, nodata, valid_range, nodata_tolerance, dtype="int16"))
     keep = [c for c in data.coords if c in ("time", "x", "y")]
     data = data.drop_vars([c for c in data.coords if c not in keep])
     data.attrs = {}
-    # Dask chunks stay READ_BLOCK wide (whole JPEG2000 blocks); the NetCDF chunking is set at write time.
-    return data.chunk({"time": chunks[0]}), nodata
+    # Dask blocks: the NetCDF chunk's dates, about READ_BLOCK wide (whole JPEG2000 blocks, whole NetCDF chunks);
+    # the NetCDF chunking itself is set at write time.
+    return data, nodata

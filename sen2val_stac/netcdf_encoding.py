@@ -16,19 +16,25 @@ from pyproj import CRS
 from shapely.geometry import shape
 
 from sen2val_stac import __version__
-from sen2val_stac.cubes import NODATA_TOLERANCE, Series
+from sen2val_stac.cubes import Series
 from sen2val_stac.templates import index_definition, load_json
 
 SOURCES_ATTR = "sen2val_sources"
+# Seconds, not days: acquisition times are whole seconds, exact in float64 seconds, while float64 days
+# (06:36:11 = 0.27512731... d) decode in xarray to 06:36:10.999999744.
+TIME_UNITS = "seconds since 1970-01-01 00:00:00"
 
 
-def sources_fingerprint(series: Series) -> str:
-    """JSON of the source items and their asset checksums (or sizes): changes when any source does."""
+def sources_fingerprint(series: Series, output: dict[str, Any]) -> str:
+    """JSON of the source items, their asset checksums (or size and update time) and the ``output`` settings
+    (grid, encoding, fill rule): changes when any source or setting does."""
     entries = {}
     for ref in series.items:
         asset = ref.item["assets"][series.asset]
-        entries[ref.id] = asset.get("file:checksum") or f"{asset.get('file:size')}@{ref.item['properties'].get('updated')}"
-    return json.dumps({"asset": series.asset, "items": entries}, sort_keys=True, separators=(",", ":"))
+        updated = ref.item["properties"].get("updated")
+        entries[ref.id] = asset.get("file:checksum") or f"{asset.get('file:size')}@{updated}"
+    return json.dumps({"asset": series.asset, "items": entries, "output": output}, sort_keys=True,
+                      separators=(",", ":"))
 
 
 def read_fingerprint(path: str) -> str | None:
@@ -49,12 +55,25 @@ def _crs_variable(epsg: int, transform: tuple[float, ...]) -> xr.DataArray:
     return xr.DataArray(np.int32(0), attrs=attrs)
 
 
-def _iso_duration(seconds: float) -> str:
-    days = int(seconds // 86400)
-    return f"P{days}D" if days else f"PT{int(seconds)}S"
+def iso_duration(seconds: float) -> str:
+    """ISO 8601 duration of whole seconds: ``P5D``, ``P5DT10M``, ``PT59S``, ``PT0S``."""
+    days, rest = divmod(int(round(seconds)), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    if not days and not clock:
+        return "PT0S"
+    return "P" + (f"{days}D" if days else "") + (f"T{clock}" if clock else "")
 
 
-def global_attributes(series: Series, config: dict[str, Any], skipped: list[str]) -> dict[str, Any]:
+def mask_note(asset: dict[str, Any]) -> str:
+    """``CM001 (Sen2Cor cloud probability above 25 %, ...)``: the mask of a masked asset and what it flags."""
+    mask = asset.get("sen2chain:mask") or "?"
+    described = load_json("collection.json").get("masks", {}).get(mask.split("-")[0])
+    return f"{mask} ({described})" if described else mask
+
+
+def global_attributes(series: Series, config: dict[str, Any], skipped: list[str], fingerprint: str) -> dict[str, Any]:
     """ACDD-1.3 / CF global attributes from the catalogue, the index definition and the config."""
     text = load_json("netcdf.json")
     definition = index_definition(series.index)
@@ -95,28 +114,30 @@ def global_attributes(series: Series, config: dict[str, Any], skipped: list[str]
         "geospatial_bounds_crs": "EPSG:4326",
         "time_coverage_start": f"{times[0]:%Y-%m-%dT%H:%M:%SZ}",
         "time_coverage_end": f"{times[-1]:%Y-%m-%dT%H:%M:%SZ}",
-        "time_coverage_duration": _iso_duration((times[-1] - times[0]).total_seconds()),
+        "time_coverage_duration": iso_duration((times[-1] - times[0]).total_seconds()),
         "date_created": now,
         "history": "\n".join(history),
         "source": "Sen2Chain STAC items: " + ", ".join(r.id for r in series.items),
         "references": text["references"],
         "acknowledgement": text["acknowledgement"].format(
             years="-".join(sorted({f"{times[0]:%Y}", f"{times[-1]:%Y}"}))),
-        "comment": (text["masked_comment"].format(mask=asset.get("sen2chain:mask", series.asset)) if masked
-                    else text["raw_comment"]) + " " + text["lossy_comment"].format(tolerance=NODATA_TOLERANCE),
-        SOURCES_ATTR: sources_fingerprint(series),
+        "comment": (text["masked_comment"].format(mask=mask_note(asset)) if masked
+                    else text["raw_comment"]) + " " + text["lossy_comment"].format(
+                        tolerance=f"{config['footprint']['nodata_tolerance']:g}"),
+        SOURCES_ATTR: fingerprint,
     }
     if len(times) > 1:
         steps = np.diff([t.timestamp() for t in times])
-        attrs["time_coverage_resolution"] = _iso_duration(float(np.median(steps)))
+        attrs["time_coverage_resolution"] = iso_duration(float(np.median(steps)))
     return attrs
 
 
 def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, config: dict[str, Any],
-                  skipped: list[str]) -> tuple[xr.Dataset, dict[str, Any]]:
+                  skipped: list[str], fingerprint: str) -> tuple[xr.Dataset, dict[str, Any]]:
     """The CF dataset and its encoding (packed int16, compression, chunking)."""
     definition = index_definition(series.index)
-    band = series.items[0].item["assets"][series.asset]["raster:bands"][0]
+    asset = series.items[0].item["assets"][series.asset]
+    band = asset["raster:bands"][0]
     name = series.index.lower()
     var_attrs: dict[str, Any] = {
         "long_name": definition.get("long_name") or definition["title"],
@@ -133,10 +154,13 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
         var_attrs["valid_min"] = np.int16(definition["valid_range"][0])
         var_attrs["valid_max"] = np.int16(definition["valid_range"][1])
     if series.asset.startswith("masked-"):
-        var_attrs["comment"] = f"Cloud-masked ({series.asset}): cloudy pixels are _FillValue."
+        var_attrs["comment"] = load_json("netcdf.json")["variable_masked_comment"].format(mask=mask_note(asset))
     x, y = data["x"].values, data["y"].values
     res_x, res_y = float(x[1] - x[0]) if len(x) > 1 else 0.0, float(y[1] - y[0]) if len(y) > 1 else 0.0
     transform = (float(x[0]) - res_x / 2, res_x, 0.0, float(y[0]) - res_y / 2, 0.0, res_y)
+    # Encoded here (not by xarray, which rewrites the units string): float64 seconds since the epoch.
+    seconds = (data["time"].values - np.datetime64("1970-01-01T00:00:00", "ns")) / np.timedelta64(1, "s")
+    data = data.assign_coords(time=seconds.astype("float64"))
     ds = xr.Dataset(
         {name: data.assign_attrs(var_attrs), "spatial_ref": _crs_variable(epsg, transform)},
         coords={"time": data["time"].values, "y": y, "x": x},
@@ -145,14 +169,15 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
                      "units": "m", "axis": "X"}
     ds["y"].attrs = {"standard_name": "projection_y_coordinate", "long_name": "y coordinate of projection",
                      "units": "m", "axis": "Y"}
-    ds["time"].attrs = {"standard_name": "time", "long_name": "acquisition time (sensing start)", "axis": "T"}
-    ds.attrs = global_attributes(series, config, skipped)
+    ds["time"].attrs = {"standard_name": "time", "long_name": "acquisition time (sensing start)", "axis": "T",
+                        "units": TIME_UNITS, "calendar": "standard"}
+    ds.attrs = global_attributes(series, config, skipped, fingerprint)
     chunks = config["netcdf"]["chunks"]
     encoding = {
         name: {"dtype": "int16", "_FillValue": np.int16(nodata), "zlib": True, "shuffle": True,
                "complevel": int(config["netcdf"]["complevel"]),
                "chunksizes": (min(chunks[0], data.sizes["time"]), min(chunks[1], len(y)), min(chunks[2], len(x)))},
-        "time": {"units": "days since 1970-01-01 00:00:00", "calendar": "standard", "dtype": "float64", "_FillValue": None},
+        "time": {"dtype": "float64", "_FillValue": None},
         "x": {"dtype": "float64", "_FillValue": None},
         "y": {"dtype": "float64", "_FillValue": None},
         "spatial_ref": {"dtype": "int32"},

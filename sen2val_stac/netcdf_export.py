@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,13 +14,16 @@ from typing import Any
 import dask
 
 from sen2val_stac.catalog_read import group_series
+from sen2val_stac.config import ConfigError
 from sen2val_stac.cube_catalog import cube_item, write_cube_collection, write_thredds_catalog
-from sen2val_stac.cubes import CubeError, assemble, default_asset, grid_of, usable_items
+from sen2val_stac.cubes import CubeError, Series, assemble, default_asset, grid_of, usable_items
 from sen2val_stac.netcdf_encoding import build_dataset, read_fingerprint, sources_fingerprint, write_netcdf
 from sen2val_stac.progress import progress_bar
 from sen2val_stac.query import query_items
 
 log = logging.getLogger(__name__)
+# Besides a tcp:// address; ``synchronous`` (one thread) is for debugging.
+SCHEDULERS = ("threads", "processes", "synchronous")
 
 
 @dataclass
@@ -33,69 +37,123 @@ class ExportReport:
     errors: list[str] = field(default_factory=list)
 
 
+def check_settings(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` when the ``netcdf`` section cannot work (chunks, complevel, scheduler)."""
+    settings = config["netcdf"]
+    chunks = settings["chunks"]
+    if len(chunks) != 3 or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in chunks):
+        raise ConfigError(f"netcdf.chunks must be three positive integers T,Y,X, got {chunks!r}")
+    if not 0 <= settings["complevel"] <= 9:
+        raise ConfigError(f"netcdf.complevel must be 0 to 9, got {settings['complevel']!r}")
+    name = settings["scheduler"]
+    if "://" not in name and name not in SCHEDULERS:
+        raise ConfigError(f"netcdf.scheduler: unknown scheduler {name!r} (threads, processes, or tcp://host:port)")
+    if not settings["asset_preference"]:
+        raise ConfigError("netcdf.asset_preference must name at least one asset")
+
+
 @contextlib.contextmanager
 def scheduler(name: str) -> Iterator[None]:
-    """``threads``, ``processes`` or a Dask distributed scheduler address (``tcp://host:port``)."""
+    """``threads``, ``processes`` or a Dask distributed scheduler address (``tcp://host:port``).
+
+    ``processes`` starts a local distributed cluster (one single-threaded worker process per core, on
+    127.0.0.1): dask's plain multiprocessing scheduler cannot share xarray's NetCDF write lock with its
+    workers. Either way the cube is written by the same distributed code path as with an address.
+    """
     if "://" in name:
         from distributed import Client
 
         with Client(name, set_as_default=True):
             yield
-    elif name in ("threads", "processes", "synchronous"):
+    elif name == "processes":
+        from distributed import Client, LocalCluster
+
+        with _quiet("distributed"), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
+                Client(cluster, set_as_default=True):
+            yield
+    elif name in SCHEDULERS:
         with dask.config.set(scheduler=name):
             yield
     else:
-        raise ValueError(f"unknown scheduler {name!r} (threads, processes, or tcp://host:port)")
+        raise ConfigError(f"unknown scheduler {name!r} (threads, processes, or tcp://host:port)")
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Silence a chatty library logger below WARNING for the duration."""
+    log_ = logging.getLogger(logger)
+    level = log_.level
+    log_.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        log_.setLevel(level)
 
 
 def export(catalog_dir: str | Path, out_dir: str | Path, config: dict[str, Any], index: str | None = None,
            tile: str | None = None, asset: str | None = None, start: str | None = None, end: str | None = None,
            resolution: float | None = None, progress: bool | None = None) -> ExportReport:
-    """Write one cube per (index, tile) series matching the filters; skip series whose sources did not change."""
+    """Write one cube per (index, tile) series matching the filters; skip series whose sources did not change.
+
+    Without a time filter a series' cube replaces any older cube of the same index, tile and asset (whose last
+    date differed); with ``start``/``end`` the extract is written beside the full-series cubes.
+    """
+    check_settings(config)
     catalog_dir, out = Path(catalog_dir).resolve(), Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     settings = config["netcdf"]
-    chunks = tuple(int(c) for c in settings["chunks"])
     report = ExportReport()
     groups = group_series(query_items(catalog_dir, index=index, tile=tile, start=start, end=end))
+    replace_older = start is None and end is None
     cube_items: list[dict[str, Any]] = []
     with scheduler(settings["scheduler"]), \
             progress_bar("Writing NetCDF cubes", len(groups), progress) as advance:
         for (idx, tl), refs in groups.items():
-            series = usable_items(idx, tl, default_asset(refs, asset or settings["asset"]), refs)
+            key = default_asset(refs, asset or settings["asset"], settings["asset_preference"])
+            series = usable_items(idx, tl, key, refs)
             report.skipped += [f"{idx} {tl}: {s}" for s in series.skipped]
             try:
-                epsg, bounds, native = grid_of(series) if series.items else (None, None, None)
-                if not series.items:
-                    raise CubeError(f"series {idx} {tl}: no item has a readable '{series.asset}' asset")
-                path = out / f"{series.name}.nc"
-                previous = sorted(out.glob(f"{idx}_{tl}_{series.asset}_*.nc"))
-                if path.exists() and read_fingerprint(str(path)) == sources_fingerprint(series) \
-                        and (resolution is None or resolution == native):
-                    report.unchanged.append(path.name)
-                else:
-                    data, nodata = assemble(series, resolution, chunks)
-                    ds, encoding = build_dataset(data, nodata, series, epsg, config, series.skipped)
-                    write_netcdf(ds, encoding, str(path))
-                    report.written.append(path.name)
-                for old in previous:
-                    if old != path:
-                        old.unlink()
-                        report.removed.append(old.name)
-                res = resolution or native
-                shape_ = (round((bounds[3] - bounds[1]) / res), round((bounds[2] - bounds[0]) / res))
-                cube_items.append(cube_item(series, path, catalog_dir, epsg, bounds, res, shape_, config))
+                path = _export_series(series, out, config, resolution, report)
+                if replace_older:
+                    for old in sorted(out.glob(f"{idx}_{tl}_{series.asset}_*.nc")):
+                        if old != path:
+                            old.unlink()
+                            report.removed.append(old.name)
+                cube_items.append(cube_item(series, path, catalog_dir, config))
             except (CubeError, OSError, RuntimeError, ValueError) as exc:
                 report.errors.append(str(exc))
                 log.error("%s", exc)
             advance()
-    if settings["catalogue"] and index is None and tile is None and start is None and end is None:
+    if settings["catalogue"] and index is None and tile is None and replace_older:
         write_cube_collection(catalog_dir, cube_items, config)
     elif settings["catalogue"]:
         _merge_cube_items(catalog_dir, cube_items, config)
     if settings["thredds_catalog"]:
         write_thredds_catalog(out, sorted(out.glob("*.nc")), config["catalog"]["title"])
     return report
+
+
+def _export_series(series: Series, out: Path, config: dict[str, Any], resolution: float | None,
+                   report: ExportReport) -> Path:
+    """Write the cube of ``series`` unless the file already holds the same sources, grid and encoding."""
+    if not series.items:
+        raise CubeError(f"series {series.index} {series.tile}: no item has a readable '{series.asset}' asset")
+    settings = config["netcdf"]
+    epsg, _, native = grid_of(series)
+    chunks = tuple(int(c) for c in settings["chunks"])
+    tolerance = int(config["footprint"]["nodata_tolerance"])
+    fingerprint = sources_fingerprint(series, {"resolution": float(resolution or native), "chunks": list(chunks),
+                                               "complevel": int(settings["complevel"]), "nodata_tolerance": tolerance})
+    path = out / f"{series.name}.nc"
+    if path.exists() and read_fingerprint(str(path)) == fingerprint:
+        report.unchanged.append(path.name)
+        return path
+    data, nodata = assemble(series, resolution, chunks, tolerance)
+    ds, encoding = build_dataset(data, nodata, series, epsg, config, series.skipped, fingerprint)
+    write_netcdf(ds, encoding, str(path))
+    report.written.append(path.name)
+    return path
 
 
 def _merge_cube_items(catalog_dir: Path, items: list[dict[str, Any]], config: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""NetCDF cubes: values against the source rasters, CF/ACDD compliance, incremental runs, catalogue."""
+"""NetCDF cubes: values against the source rasters, CF/ACDD compliance, incremental runs, catalogue, schedulers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from xml.etree import ElementTree
@@ -19,10 +20,18 @@ import xarray as xr
 from sen2val_stac.catalog_read import ItemRef, load_items
 from sen2val_stac.cli import main
 from sen2val_stac.config import load_config
-from sen2val_stac.cubes import CubeError, Series, grid_of
+from sen2val_stac.cubes import CubeError, Series, assemble, default_asset, fill_invalid, grid_of, usable_items
 from sen2val_stac.demo_tree import ProductSpec, write_product
 from sen2val_stac.indexer import index_tree
 from sen2val_stac.netcdf_export import export
+from sen2val_stac.templates import index_definition
+from sen2val_stac.validation import SchemaStore, validate_catalog, validate_document
+
+NODATA = 16383
+EXPECTED_CUBES = sorted([
+    "MNDWI_38KQE_masked-cm001_20220106_20221112.nc", "MNDWI_40KCB_masked-cm001_20220104_20221110.nc",
+    "NDVI_38KQE_masked-cm001_20220106_20221112.nc", "NDVI_40KCB_masked-cm001_20220104_20221110.nc",
+    "NDWIGAO_38KQE_masked-cm001_20220106_20221112.nc", "NDWIGAO_40KCB_masked-cm001_20220104_20220901.nc"])
 
 
 @pytest.fixture(scope="module")
@@ -37,129 +46,270 @@ def cubes(demo, tmp_path_factory):
     return root, config, report
 
 
-def _expected(path: str, nodata: int) -> np.ndarray:
+def _copy(root: Path, dest: Path) -> Path:
+    """A private copy of the tree and its catalogue (relative asset hrefs keep working)."""
+    for name in ("INDICES", "catalog"):
+        shutil.copytree(root / name, dest / name)
+    return dest
+
+
+def _expected(path: str, valid_range: tuple[int, int] = (-10000, 10000)) -> np.ndarray:
+    """The source raster read with rasterio, lossy-JPEG2000 nodata smear and out-of-range values set to nodata."""
     with rasterio.open(path) as ds:
         a = ds.read(1)
-    return np.where((np.abs(a.astype(np.int32) - nodata) > 256) & (a >= -10000) & (a <= 10000), a, nodata)
+    keep = (np.abs(a.astype(np.int32) - NODATA) > 256) & (a >= valid_range[0]) & (a <= valid_range[1])
+    return np.where(keep, a, NODATA).astype(np.int16)
+
+
+def _raw(path: Path, name: str) -> tuple[np.ndarray, list[datetime]]:
+    with netCDF4.Dataset(path) as nc:
+        var = nc[name]
+        var.set_auto_maskandscale(False)
+        times = netCDF4.num2date(nc["time"][:], nc["time"].units, nc["time"].calendar,
+                                 only_use_cftime_datetimes=False)
+        return var[:], [t.replace(tzinfo=timezone.utc) for t in times]
 
 
 def test_cubes_written_and_skips_reported(cubes) -> None:
     root, _, report = cubes
-    assert sorted(report.written) == sorted([
-        "MNDWI_38KQE_masked-cm001_20220106_20221112.nc", "MNDWI_40KCB_masked-cm001_20220104_20221110.nc",
-        "NDVI_38KQE_masked-cm001_20220106_20221112.nc", "NDVI_40KCB_masked-cm001_20220104_20221110.nc",
-        "NDWIGAO_38KQE_masked-cm001_20220106_20221112.nc", "NDWIGAO_40KCB_masked-cm001_20220104_20220901.nc"])
+    assert sorted(report.written) == EXPECTED_CUBES and report.errors == []
+    assert sorted(p.name for p in (root / "netcdf").glob("*.nc")) == EXPECTED_CUBES
+    assert not list((root / "netcdf").glob(".tmp-*"))
     assert report.skipped == ["NDWIGAO 40KCB: NDWIGAO_40KCB_20221110: no asset 'masked-cm001'"]
     with netCDF4.Dataset(root / "netcdf/NDWIGAO_40KCB_masked-cm001_20220104_20220901.nc") as nc:
         assert "skipped NDWIGAO_40KCB_20221110: no asset 'masked-cm001'" in nc.history
+        assert nc.dimensions["time"].size == 4
 
 
-def test_values_time_and_packing_exact(cubes) -> None:
+def test_every_cube_equals_its_sources_pixel_for_pixel(cubes) -> None:
+    """Every cube, read with netCDF4 (packed) and xarray (decoded), against rasterio reads of its sources."""
     root, _, _ = cubes
-    path = root / "netcdf/NDVI_38KQE_masked-cm001_20220106_20221112.nc"
-    refs = load_items(root / "catalog", index="NDVI", tile="38KQE")
-    with netCDF4.Dataset(path) as nc:
-        var = nc["ndvi"]
-        assert var.dtype == np.int16 and var._FillValue == np.int16(16383) and isinstance(var._FillValue, np.int16)
-        assert var.scale_factor == np.float32(1e-4) and var.add_offset == 0
-        assert var.valid_min == -10000 and var.valid_max == 10000 and var.grid_mapping == "spatial_ref"
-        assert var.standard_name == "normalized_difference_vegetation_index"
-        assert var.chunking() == [5, 256, 256] and var.filters()["zlib"] and var.filters()["shuffle"]
-        assert nc["time"].units.startswith("days since 1970-01-01") and nc["time"].dtype == np.float64
-        assert nc["spatial_ref"].grid_mapping_name == "transverse_mercator"
-        var.set_auto_maskandscale(False)
-        raw = var[:]
-        x, y = nc["x"][:], nc["y"][:]
-        times = netCDF4.num2date(nc["time"][:], nc["time"].units, only_use_cftime_datetimes=False)
-    assert [t.strftime("%Y-%m-%dT%H:%M:%S") for t in times] == [r.datetime.strftime("%Y-%m-%dT%H:%M:%S") for r in refs]
-    assert x[0] == 699960 + 90 and y[0] == 7800040 - 90 and raw.shape == (5, 610, 610)
-    for i, ref in enumerate(refs):
-        np.testing.assert_array_equal(raw[i], _expected(ref.asset_href("masked-cm001"), 16383))
-    with xr.open_dataset(path) as ds:
-        decoded = ds["ndvi"].isel(time=0).values
-    expected = _expected(refs[0].asset_href("masked-cm001"), 16383)
-    np.testing.assert_allclose(decoded, np.where(expected == 16383, np.nan, expected * np.float32(1e-4)), rtol=1e-6)
+    smeared = 0
+    for path in sorted((root / "netcdf").glob("*.nc")):
+        index, tile, asset = path.name.split("_")[:3]
+        definition = index_definition(index)
+        refs = [r for r in load_items(root / "catalog", index=index, tile=tile) if asset in r.item["assets"]]
+        band = refs[0].item["assets"][asset]["raster:bands"][0]
+        name = index.lower()
+        with netCDF4.Dataset(path) as nc:
+            var = nc[name]
+            assert var.dtype == np.int16 and isinstance(var._FillValue, np.int16) and var._FillValue == NODATA
+            assert isinstance(var.scale_factor, np.float32) and var.scale_factor == np.float32(band["scale"])
+            assert var.add_offset == np.float32(band["offset"])
+            assert isinstance(var.valid_min, np.int16) and [var.valid_min, var.valid_max] == definition["valid_range"]
+            assert getattr(var, "standard_name", None) == definition["standard_name"]
+            assert var.chunking() == [min(8, len(refs)), 256, 256]
+            assert var.filters()["zlib"] and var.filters()["shuffle"] and var.grid_mapping == "spatial_ref"
+            assert "CM001 (Sen2Cor cloud probability" in var.comment
+            assert nc["time"].units == "seconds since 1970-01-01 00:00:00" and nc["time"].dtype == np.float64
+            assert "_FillValue" not in nc["time"].ncattrs() and nc["spatial_ref"].dtype == np.int32
+            assert nc["spatial_ref"].grid_mapping_name == "transverse_mercator"
+            assert nc["x"].standard_name == "projection_x_coordinate" and nc["x"].units == "m"
+            assert nc.source.endswith(", ".join(r.id for r in refs))
+            x, y = nc["x"][:], nc["y"][:]
+        raw, times = _raw(path, name)
+        assert times == [r.datetime for r in refs]
+        west, _, _, north = refs[0].item["properties"]["proj:bbox"]
+        assert x[0] == west + 90 and y[0] == north - 90 and raw.shape == (len(refs), 610, 610)
+        with xr.open_dataset(path) as ds:
+            assert list(ds["time"].values) == [np.datetime64(r.datetime.replace(tzinfo=None), "ns") for r in refs]
+            assert ds[name].dtype == np.float32
+            decoded = ds[name].values
+        for i, ref in enumerate(refs):
+            with rasterio.open(ref.asset_href(asset)) as src:
+                source = src.read(1)
+            smeared += int(((source != NODATA) & (np.abs(source.astype(np.int32) - NODATA) <= 256)).sum())
+            expected = _expected(ref.asset_href(asset), tuple(definition["valid_range"]))
+            np.testing.assert_array_equal(raw[i], expected, err_msg=f"{path.name} {ref.id}")
+            np.testing.assert_array_equal(
+                decoded[i], np.where(expected == NODATA, np.nan, expected * np.float32(band["scale"])))
+    assert smeared > 1000  # the lossy nodata smear is there in the sources, and filled in the cubes
 
 
 def test_compliance_checker_no_high_priority_failure(cubes, tmp_path) -> None:
     root, _, _ = cubes
-    nc = root / "netcdf/NDVI_40KCB_masked-cm001_20220104_20221110.nc"
-    out = tmp_path / "cc.json"
     checker = shutil.which("compliance-checker") or str(Path(sys.executable).parent / "compliance-checker")
-    proc = subprocess.run([checker, "--test", "cf:1.8", "--test", "acdd:1.3",
-                           "-f", "json", "-o", str(out), str(nc)], capture_output=True, text=True)
-    assert proc.returncode in (0, 1), proc.stderr
-    result = json.loads(out.read_text())
-    cf, acdd = result["cf:1.8"], result["acdd:1.3"]
-    assert cf["high_count"] == 0 and cf["medium_count"] == 0 and cf["scored_points"] == cf["possible_points"]
-    assert acdd["high_count"] == 0
-    medium = {p["name"] for p in acdd["medium_priorities"] if p["msgs"]}
-    # Accepted: no vertical axis; UTM x/y read as lat/lon by the ACDD extent check (docs/netcdf.md).
-    assert medium <= {"Global Attributes", "geospatial_lat_extents_match", "geospatial_lon_extents_match"}
+    # NDVI has a CF standard name, NDWIGAO none (long_name only).
+    for name in ("NDVI_40KCB_masked-cm001_20220104_20221110.nc", "NDWIGAO_40KCB_masked-cm001_20220104_20220901.nc"):
+        out = tmp_path / f"{name}.json"
+        proc = subprocess.run([checker, "--test", "cf:1.8", "--test", "acdd:1.3", "-f", "json", "-o", str(out),
+                               str(root / "netcdf" / name)], capture_output=True, text=True)
+        assert proc.returncode in (0, 1), proc.stderr
+        result = json.loads(out.read_text())
+        cf, acdd = result["cf:1.8"], result["acdd:1.3"]
+        assert cf["high_count"] == 0 and cf["medium_count"] == 0 and cf["scored_points"] == cf["possible_points"]
+        high = [(p["name"], p["msgs"]) for p in acdd["high_priorities"] if p["msgs"]]
+        index = name.split("_")[0]
+        if index_definition(index)["standard_name"]:
+            assert high == [] and acdd["high_count"] == 0
+        else:
+            # ACDD wants a standard_name on every data variable; CF has none for this index, and an invented one
+            # would fail the CF table check. That is the one accepted high-priority ACDD remark (docs/netcdf.md).
+            assert high == [(f'variable "{index.lower()}" missing the following attributes:', ["standard_name"])]
+        medium = {p["name"] for p in acdd["medium_priorities"] if p["msgs"]}
+        # Accepted: no vertical axis; UTM x/y read as lat/lon by the ACDD extent check (docs/netcdf.md).
+        assert medium <= {"Global Attributes", "geospatial_lat_extents_match", "geospatial_lon_extents_match"}
+        vertical = [m for p in acdd["medium_priorities"] if p["name"] == "Global Attributes" for m in p["msgs"]]
+        assert all("vertical" in m for m in vertical), vertical
 
 
 def test_cubes_catalogued_and_valid(cubes, schemas_dir) -> None:
     root, _, _ = cubes
     coll = json.loads((root / "catalog/cubes/collection.json").read_text())
-    assert sum(link["rel"] == "item" for link in coll["links"]) == 6
+    assert sum(link["rel"] == "item" for link in coll["links"]) == 6 and "sen2chain:index" not in json.dumps(coll)
     item = json.loads((root / "catalog/cubes/NDVI_40KCB_masked-cm001_20220104_20221110.json").read_text())
-    assert item["properties"]["cube:dimensions"]["time"]["values"][0] == "2022-01-04T06:36:11Z"
-    assert (root / "catalog/cubes" / item["assets"]["netcdf"]["href"]).resolve().is_file()
-    assert sum(link["rel"] == "derived_from" for link in item["links"]) == 5
+    props = item["properties"]
+    dims = props["cube:dimensions"]
+    assert dims["time"]["values"][0] == "2022-01-04T06:36:11Z" and dims["time"]["step"] is None
+    assert dims["x"] == {"type": "spatial", "axis": "x", "extent": [300000.0, 409800.0], "step": 180.0,
+                         "reference_system": 32740}
+    assert props["cube:variables"]["ndvi"]["nodata"] == NODATA and props["proj:shape"] == [610, 610]
+    assert [props[f"sen2chain:{k}"] for k in ("index", "tile", "asset")] == ["NDVI", "40KCB", "masked-cm001"]
+    nc = (root / "catalog/cubes" / item["assets"]["netcdf"]["href"]).resolve()
+    assert nc.is_file() and item["assets"]["netcdf"]["file:size"] == nc.stat().st_size
+    derived = [link["href"] for link in item["links"] if link["rel"] == "derived_from"]
+    assert len(derived) == 5 and all((root / "catalog/cubes" / h).resolve().is_file() for h in derived)
     root_cat = json.loads((root / "catalog/catalog.json").read_text())
     assert "./cubes/collection.json" in [link["href"] for link in root_cat["links"] if link["rel"] == "child"]
     assert len(load_items(root / "catalog")) == 30  # cubes do not mix into the index items
-    assert main(["validate", str(root / "catalog"), "--schemas", str(schemas_dir)]) == 0
+
+    store = SchemaStore(mirror=schemas_dir)
+    result = validate_catalog(root / "catalog", store)
+    assert result.ok, [str(e) for e in result.errors]
+    cube_files = [f for f in result.files if "/cubes/" in f]
+    assert len(cube_files) == 7  # the collection and its six items were reached and validated
+    broken = {**item, "properties": {**props, "cube:dimensions": {**dims, "x": {**dims["x"], "type": "temporal"}}}}
+    assert validate_document(broken, "broken.json", store)  # the datacube schema is really applied
+
     thredds = ElementTree.parse(root / "netcdf/catalog.xml").getroot()
     ns = {"t": "http://www.unidata.ucar.edu/namespaces/thredds/InvCatalog/v1.0"}
-    assert len(thredds.findall(".//t:dataset/t:dataset", ns)) == 6
+    services = {s.get("serviceType") for s in thredds.findall(".//t:service/t:service", ns)}
+    assert services == {"OPeNDAP", "HTTPServer", "NetcdfSubset"}
+    datasets = thredds.findall(".//t:dataset/t:dataset", ns)
+    assert sorted(d.get("urlPath") for d in datasets) == EXPECTED_CUBES
 
 
-def test_incremental_new_date_rewrites_only_its_series(cubes, tmp_path) -> None:
+def test_incremental_skip_and_rewrite_after_a_new_date(cubes, tmp_path) -> None:
     root, config, _ = cubes
     work = tmp_path / "w"
     shutil.copytree(root, work)
+    start = time.perf_counter()
     again = export(work / "catalog", work / "netcdf", config, progress=False)
-    assert again.written == [] and len(again.unchanged) == 6
+    assert again.written == [] and len(again.unchanged) == 6 and again.removed == []
+    assert time.perf_counter() - start < 5  # no raster read: fingerprints only
     write_product(work / "INDICES", ProductSpec(index="MNDWI", tile="40KCB",
                                                 sensing=datetime(2022, 12, 20, 6, 36, 11, tzinfo=timezone.utc)))
     index_tree(str(work / "INDICES"), str(work / "catalog"), load_config(None), workers=1, progress=False)
     before = {p.name: p.stat().st_mtime_ns for p in (work / "netcdf").glob("*.nc")}
     report = export(work / "catalog", work / "netcdf", config, progress=False)
-    assert report.written == ["MNDWI_40KCB_masked-cm001_20220104_20221220.nc"]
-    assert report.removed == ["MNDWI_40KCB_masked-cm001_20220104_20221110.nc"]
+    new, old = "MNDWI_40KCB_masked-cm001_20220104_20221220", "MNDWI_40KCB_masked-cm001_20220104_20221110"
+    assert report.written == [f"{new}.nc"] and report.removed == [f"{old}.nc"]
     after = {p.name: p.stat().st_mtime_ns for p in (work / "netcdf").glob("*.nc")}
     assert {k: v for k, v in after.items() if k in before} == {k: v for k, v in before.items() if k in after}
-    with netCDF4.Dataset(work / "netcdf/MNDWI_40KCB_masked-cm001_20220104_20221220.nc") as nc:
+    assert not (work / f"netcdf/{old}.nc").exists() and not (work / f"catalog/cubes/{old}.json").exists()
+    assert json.loads((work / f"catalog/cubes/{new}.json").read_text())["properties"]["end_datetime"] == \
+        "2022-12-20T06:36:11Z"
+    with netCDF4.Dataset(work / f"netcdf/{new}.nc") as nc:
         assert nc.dimensions["time"].size == 6
+    # A time-filtered extract is written beside the full-series cube, which stays.
+    extract = export(work / "catalog", work / "netcdf", config, index="MNDWI", tile="40KCB", start="2022-06-01",
+                     progress=False)
+    assert extract.written == ["MNDWI_40KCB_masked-cm001_20220613_20221220.nc"] and extract.removed == []
+    assert (work / f"netcdf/{new}.nc").exists() and (work / f"catalog/cubes/{new}.json").exists()
 
 
-def test_raw_asset_resolution_and_distributed_scheduler(cubes, tmp_path) -> None:
+def test_resampling_and_schedulers(cubes, tmp_path) -> None:
+    """``--resolution 360`` (nearest) on the local-processes and a distributed scheduler, same bytes as threads."""
     from distributed import LocalCluster
 
-    root, config, _ = cubes
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    root = _copy(cubes[0], tmp_path / "w")
+    base = ["netcdf", str(root / "catalog"), "--index", "NDVI", "--tile", "40KCB", "--asset", "index",
+            "--resolution", "360"]
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1", protocol="tcp",
+                      dashboard_address="127.0.0.1:0") as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        code = main(["netcdf", str(root / "catalog"), "--out", str(tmp_path), "--index", "NDVI", "--tile", "40KCB",
-                     "--asset", "index", "--resolution", "360", "--scheduler", cluster.scheduler_address])
-    assert code == 0
-    path = tmp_path / "NDVI_40KCB_index_20220104_20221110.nc"
+        assert main([*base, "--out", str(tmp_path / "dist"), "--scheduler", cluster.scheduler_address]) == 0
+    assert main([*base, "--out", str(tmp_path / "procs"), "--scheduler", "processes"]) == 0
+    assert main([*base, "--out", str(tmp_path / "threads")]) == 0
+    name = "NDVI_40KCB_index_20220104_20221110.nc"
     refs = load_items(root / "catalog", index="NDVI", tile="40KCB")
+    data, times = _raw(tmp_path / "threads" / name, "ndvi")
+    assert data.shape == (5, 305, 305) and times == [r.datetime for r in refs]
+    for ref, plane in zip(refs, data):
+        # Nearest by a factor 2: each 360 m centre falls on a source pixel corner; GDAL takes the lower-right pixel.
+        np.testing.assert_array_equal(plane, _expected(ref.asset_href("index"))[1::2, 1::2])
+    for other in ("dist", "procs"):
+        np.testing.assert_array_equal(_raw(tmp_path / other / name, "ndvi")[0], data)
+    with netCDF4.Dataset(tmp_path / "threads" / name) as nc:
+        assert "Raw index" in nc.comment and nc["x"][1] - nc["x"][0] == 360
+    # The native-resolution cube of the same series is not "unchanged": the grid is in the fingerprint.
+    report = export(root / "catalog", tmp_path / "threads", load_config(None), index="NDVI", tile="40KCB",
+                    asset="index", progress=False)
+    assert report.written == [name] and report.unchanged == []
+    assert _raw(tmp_path / "threads" / name, "ndvi")[0].shape == (5, 610, 610)
+
+
+def test_unreadable_asset_is_skipped_and_recorded(cubes, tmp_path) -> None:
+    work = _copy(cubes[0], tmp_path / "w")
+    config = cubes[1]
+    refs = load_items(work / "catalog", index="NDVI", tile="38KQE")
+    broken = Path(refs[2].asset_href("masked-cm001"))
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])  # an interrupted copy
+    report = export(work / "catalog", work / "out", config, index="NDVI", tile="38KQE", progress=False)
+    assert report.errors == [] and len(report.skipped) == 1
+    assert report.skipped[0].startswith(f"NDVI 38KQE: {refs[2].id}: asset 'masked-cm001' unreadable ({broken}")
+    (path,) = (work / "out").glob("*.nc")
     with netCDF4.Dataset(path) as nc:
-        var = nc["ndvi"]
-        var.set_auto_maskandscale(False)
-        data = var[:]
-        assert "Raw index" in nc.comment
-    assert data.shape == (5, 305, 305)
-    # Nearest resampling by 2: the centre of each 360 m cell falls on a source pixel corner; compare a sample.
-    full = _expected(refs[2].asset_href("index"), 16383)
-    assert (data[2] == full[1::2, 1::2]).mean() > 0.95
+        assert nc.dimensions["time"].size == 4
+        assert f"skipped {refs[2].id}: asset 'masked-cm001' unreadable" in nc.history
+        assert refs[2].id not in nc.source
 
 
-def test_mixed_crs_is_refused(demo) -> None:
-    refs = load_items(demo[0], index="NDVI")
+def test_mixed_crs_is_refused_naming_the_items(demo) -> None:
+    refs = [r for r in load_items(demo[0], index="NDVI") if r.tile == "40KCB"]
     odd = refs[0].item | {"properties": {**refs[0].item["properties"], "proj:code": "EPSG:32738"}}
-    series = Series("NDVI", "40KCB", "index", [ItemRef(refs[0].path, odd), *[r for r in refs if r.tile == "40KCB"][1:]])
-    with pytest.raises(CubeError, match="different CRS"):
+    series = Series("NDVI", "40KCB", "index", [ItemRef(refs[0].path, odd), *refs[1:]])
+    with pytest.raises(CubeError, match=f"different CRS .*{refs[0].id}=EPSG:32738, {refs[1].id}=EPSG:32740"):
         grid_of(series)
+    with pytest.raises(CubeError, match="different CRS"):
+        assemble(series)
+    assert grid_of(Series("NDVI", "40KCB", "index", refs[1:]))[0] == 32740
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--chunks", "8,256"], "three positive integers"), (["--chunks", "8,a,256"], "three integers"),
+    (["--scheduler", "gpu"], "unknown scheduler 'gpu'"), (["--start", "yesterday"], "not a date"),
+])
+def test_cli_usage_errors(cubes, tmp_path, capsys, extra, message) -> None:
+    root, _, _ = cubes
+    assert main(["netcdf", str(root / "catalog"), "--out", str(tmp_path / "out"), *extra]) == 2
+    assert message in capsys.readouterr().err and not list((tmp_path / "out").glob("*.nc"))
+
+
+def test_fill_rule_stays_in_int16() -> None:
+    block = np.array([[32767, 32511, 32510, -10001, -10000, 10000, 10001, 16383]], dtype=np.int16)
+    out = fill_invalid(block, 32767, [-10000, 10000], 256)
+    assert out.dtype == np.int16
+    assert out.tolist() == [[32767, 32767, 32767, 32767, -10000, 10000, 32767, 32767]]
+    expected = [[32767, 32767, 32510, -10001, -10000, 10000, 10001, 16383]]
+    assert fill_invalid(block, 32767, None, 256).tolist() == expected
+    assert fill_invalid(block, 32767, None, 0).tolist() == block.tolist()
+
+
+def test_default_asset_follows_the_preference(demo) -> None:
+    ndvi, ndwigao = load_items(demo[0], index="NDVI"), load_items(demo[0], index="NDWIGAO")
+    preference = ["masked-cm003-prb1-iter5", "index"]
+    assert default_asset(ndvi, None, preference) == "masked-cm003-prb1-iter5"
+    assert default_asset(ndwigao, None, preference) == "index"
+    assert default_asset(ndwigao, None, ["masked-cm001", "index"]) == "masked-cm001"
+    assert default_asset(ndvi, "index", preference) == "index"
+
+
+def test_item_whose_bbox_misses_its_grid_is_skipped(demo) -> None:
+    """stackstac silently fills such an item with nodata; it is skipped with a message instead."""
+    refs = [r for r in load_items(demo[0], index="NDVI") if r.tile == "40KCB"]
+    wrong = ItemRef(refs[1].path, refs[1].item | {"bbox": [10.0, 40.0, 11.0, 41.0]})
+    series = usable_items("NDVI", "40KCB", "index", [refs[0], wrong, *refs[2:]])
+    assert [r.id for r in series.items] == [r.id for i, r in enumerate(refs) if i != 1]
+    assert series.skipped == [f"{refs[1].id}: bbox [10.0, 40.0, 11.0, 41.0] does not intersect its grid "
+                              "(EPSG:32740 proj:bbox)"]

@@ -7,7 +7,8 @@ import sys
 
 from sen2val_stac.commands._arguments import add_catalog_out_config, add_item_filters
 from sen2val_stac.config import ConfigError, load_config, output_dir
-from sen2val_stac.netcdf_export import export
+from sen2val_stac.netcdf_export import check_settings, export
+from sen2val_stac.query import QueryError
 
 NAME = "netcdf"
 HELP = "Write NetCDF-4 (CF-1.8, ACDD-1.3) time-series cubes per index and tile, from the catalogue."
@@ -17,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``netcdf``."""
     add_catalog_out_config(parser, out_required=False)
     add_item_filters(parser)
-    parser.add_argument("--asset", help="asset to stack (default: masked-cm001 when present, else index)")
-    parser.add_argument("--resolution", type=float, help="output resolution in metres (nearest resampling)")
+    parser.add_argument("--asset", help="asset to stack (default: config netcdf.asset_preference, "
+                                        "masked-cm001 when present, else index)")
+    parser.add_argument("--resolution", type=float, help="output resolution in metres (nearest neighbour)")
     parser.add_argument("--chunks", help="chunk sizes T,Y,X (default: config netcdf.chunks)")
     parser.add_argument("--scheduler", help="threads, processes, or a Dask scheduler address tcp://host:port")
     parser.add_argument("--thredds-catalog", action="store_true", help="also write OUT/catalog.xml for THREDDS")
@@ -28,20 +30,25 @@ def run(args: argparse.Namespace) -> int:
     """Export; exit 1 when a series failed, 2 on configuration errors."""
     try:
         config = load_config(args.config)
+        settings = config["netcdf"]
         if args.chunks:
-            config["netcdf"]["chunks"] = [int(v) for v in args.chunks.split(",")]
-            if len(config["netcdf"]["chunks"]) != 3:
-                raise ConfigError("--chunks takes three numbers T,Y,X")
-    except (ConfigError, ValueError) as exc:
+            try:
+                settings["chunks"] = [int(v) for v in args.chunks.split(",")]
+            except ValueError as exc:
+                raise ConfigError(f"--chunks takes three integers T,Y,X, got {args.chunks!r}") from exc
+        settings["scheduler"] = args.scheduler or settings["scheduler"]
+        settings["thredds_catalog"] = args.thredds_catalog or settings["thredds_catalog"]
+        check_settings(config)
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.scheduler:
-        config["netcdf"]["scheduler"] = args.scheduler
-    if args.thredds_catalog:
-        config["netcdf"]["thredds_catalog"] = True
     out = args.out or output_dir(config, "netcdf", args.catalog)
-    report = export(args.catalog, out, config, index=args.index, tile=args.tile, asset=args.asset,
-                    start=args.start, end=args.end, resolution=args.resolution)
+    try:
+        report = export(args.catalog, out, config, index=args.index, tile=args.tile, asset=args.asset,
+                        start=args.start, end=args.end, resolution=args.resolution)
+    except (QueryError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"NetCDF cubes in {out}: written {len(report.written)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.errors)}")
     for line in report.skipped:
