@@ -79,7 +79,9 @@ def asset_href(record: dict[str, Any], filename: str, item_file: str, config: di
     base = config.get("asset_href_base")
     if base:
         return base.rstrip("/") + "/" + tail
-    return posixpath.relpath(posixpath.join(indices_rel, tail), posixpath.dirname(item_file))
+    # Pure string arithmetic (never relpath on relative paths, which depends on the working directory).
+    up = "../" * posixpath.dirname(item_file).count("/") + "../"
+    return posixpath.normpath(up + posixpath.join(indices_rel, tail))
 
 
 def _raster_bands(asset: dict[str, Any], definition: dict[str, Any]) -> list[dict[str, Any]]:

@@ -235,9 +235,6 @@ def test_documented_nginx_block_publishes_the_catalogue(www, nginx, tmp_path) ->
     assert _http(f"{nginx}/stac/.sen2val/state.json")[0] == 403
 
 
-@pytest.mark.xfail(strict=True, reason="sen2val_stac.stac.asset_href: posixpath.relpath of a relative indices_rel "
-                   "depends on the working directory (clamped at /); asset hrefs break when `index` runs from a "
-                   "shallow folder (cron: cwd /)")
 def test_asset_hrefs_do_not_depend_on_the_working_directory(demo, tmp_path, monkeypatch) -> None:
     from sen2val_stac.config import load_config
     from sen2val_stac.indexer import index_tree
