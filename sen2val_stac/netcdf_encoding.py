@@ -23,8 +23,6 @@ SOURCES_ATTR = "sen2val_sources"
 # Seconds, not days: acquisition times are whole seconds, exact in float64 seconds, while float64 days
 # (06:36:11 = 0.27512731... d) decode in xarray to 06:36:10.999999744.
 TIME_UNITS = "seconds since 1970-01-01 00:00:00"
-# HDF5 chunk cache while writing (bytes).
-WRITE_CHUNK_CACHE = 4 * 2**20
 
 
 def sources_fingerprint(series: Series, output: dict[str, Any]) -> str:
@@ -193,10 +191,6 @@ def write_netcdf(ds: xr.Dataset, encoding: dict[str, Any], path: str) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".nc")
     os.close(fd)
-    cache = netCDF4.get_chunk_cache()
-    # Every chunk is written once, complete: a small chunk cache (default 64 MiB) is enough and keeps the
-    # write's memory low. The setting is process-wide, so it is restored after the write.
-    netCDF4.set_chunk_cache(WRITE_CHUNK_CACHE, *cache[1:])
     try:
         ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
         os.chmod(tmp, 0o644)
@@ -205,5 +199,3 @@ def write_netcdf(ds: xr.Dataset, encoding: dict[str, Any], path: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    finally:
-        netCDF4.set_chunk_cache(*cache)
