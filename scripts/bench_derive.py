@@ -19,12 +19,12 @@ import pystac
 sys.path.insert(0, str(Path(__file__).parent))
 from make_big_catalog import make  # noqa: E402
 
+from sen2val_stac.catalog.parquet import write_parquet  # noqa: E402
+from sen2val_stac.catalog.query import query_frame  # noqa: E402
 from sen2val_stac.config import load_config  # noqa: E402
-from sen2val_stac.footprint_layers import write_layers  # noqa: E402
-from sen2val_stac.geoflow import write_geoflow  # noqa: E402
-from sen2val_stac.metadata_records import write_records  # noqa: E402
-from sen2val_stac.parquet_index import write_parquet  # noqa: E402
-from sen2val_stac.query import query_frame  # noqa: E402
+from sen2val_stac.derive.geoflow import write_geoflow  # noqa: E402
+from sen2val_stac.derive.layers import write_layers  # noqa: E402
+from sen2val_stac.derive.records import write_records  # noqa: E402
 
 
 def timed(label: str, fn) -> float:

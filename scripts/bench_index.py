@@ -23,10 +23,10 @@ from pathlib import Path
 import pystac
 from rio_stac import create_stac_item
 
+from sen2val_stac.catalog.indexer import index_tree
 from sen2val_stac.config import load_config
-from sen2val_stac.demo_tree import ProductSpec, write_product
-from sen2val_stac.indexer import index_tree
-from sen2val_stac.scan import scan_tree
+from sen2val_stac.demo.tree import ProductSpec, write_product
+from sen2val_stac.tree.scan import scan_tree
 
 START = datetime(2017, 1, 1, 6, 36, 11, tzinfo=timezone.utc)
 

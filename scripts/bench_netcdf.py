@@ -25,9 +25,9 @@ from pathlib import Path
 
 import netCDF4
 
+from sen2val_stac.catalog.indexer import index_tree
 from sen2val_stac.config import load_config
-from sen2val_stac.demo_tree import ProductSpec, write_product
-from sen2val_stac.indexer import index_tree
+from sen2val_stac.demo.tree import ProductSpec, write_product
 
 START = datetime(2019, 1, 3, 6, 36, 11, tzinfo=timezone.utc)
 

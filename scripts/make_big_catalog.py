@@ -2,7 +2,7 @@
 """Synthesize a large catalogue (default 10,000 items) from the records of an indexed demo tree.
 
 No raster is read: the demo's indexer records are cloned with new dates and tiles and rendered
-through the same code as `sen2val-stac index` (sen2val_stac.stac), so the files are real catalogue
+through the same code as `sen2val-stac index` (sen2val_stac.catalog.render), so the files are real catalogue
 files. Used by the derivation benchmarks.
 
     python scripts/make_big_catalog.py /tmp/big --items 10000
@@ -17,13 +17,14 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sen2val_stac.atomic import write_json
+from sen2val_stac.catalog.indexer import load_state
+from sen2val_stac.catalog.parquet import write_parquet
+from sen2val_stac.catalog.render import Layout, collection_dict, item_dict
+from sen2val_stac.catalog.root import write_root_catalog
 from sen2val_stac.config import load_config
-from sen2val_stac.demo import build_demo
-from sen2val_stac.indexer import load_state, write_root_catalog
-from sen2val_stac.names import item_id
-from sen2val_stac.parquet_index import write_parquet
-from sen2val_stac.stac import Layout, collection_dict, item_dict
+from sen2val_stac.core.atomic import write_json
+from sen2val_stac.demo.build import build_demo
+from sen2val_stac.tree.names import item_id
 
 TILES = ["40KCB", "38KQE", "40KEC", "39LUC", "38LPK", "39KTA", "38KNB", "40KDB", "38KQD", "39KUB"]
 

@@ -53,7 +53,7 @@ def replace_block(text: str, name: str, body: str) -> str:
 
 def write_guide() -> None:
     """Refresh the generated blocks of the user guide (atomically, only when they changed)."""
-    from sen2val_stac.atomic import write_if_changed
+    from sen2val_stac.core.atomic import write_if_changed
 
     text = GUIDE.read_text(encoding="utf-8")
     text = replace_block(text, "config-example", config_reference())
@@ -77,9 +77,9 @@ def write_figure(workdir: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sen2val_stac.atomic import write_if_changed
-    from sen2val_stac.demo import build_demo
-    from sen2val_stac.query import query_frame
+    from sen2val_stac.catalog.query import query_frame
+    from sen2val_stac.core.atomic import write_if_changed
+    from sen2val_stac.demo.build import build_demo
 
     catalog, _ = build_demo(workdir, progress=False)
     frame = query_frame(catalog, index="NDVI").sort_values(["sen2chain:tile", "datetime"])

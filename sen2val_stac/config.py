@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from sen2val_stac.templates import templates_dir
+from sen2val_stac.core.templates import templates_dir
 
 
 class ConfigError(ValueError):

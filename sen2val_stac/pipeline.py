@@ -1,6 +1,6 @@
 """The whole chain from one configuration: index, footprints, netcdf, geoflow, metadata.
 
-Each step is incremental by itself. The chain holds the catalogue lock (:func:`sen2val_stac.lock.catalog_lock`)
+Each step is incremental by itself. The chain holds the catalogue lock (:func:`sen2val_stac.core.lock.catalog_lock`)
 throughout, so two cron runs never write one catalogue at once; the indexer is called directly (the ``index``
 command would try to take the same lock). Order: netcdf runs before geoflow and metadata so that their records
 link the cubes it writes. A failed index stops the chain (the other steps are reported as skipped); a failed
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sen2val_stac.config import ConfigError, output_dir
-from sen2val_stac.lock import catalog_lock
+from sen2val_stac.core.lock import catalog_lock
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class ChainReport:
 
 
 def _index(config: dict[str, Any], catalog: Path) -> str:
-    from sen2val_stac.indexer import index_tree
+    from sen2val_stac.catalog.indexer import index_tree
 
     report = index_tree(config["indices_dir"], str(catalog), config, progress=False)
     if not report.items_total:
@@ -68,7 +68,7 @@ def _index(config: dict[str, Any], catalog: Path) -> str:
 
 
 def _footprints(config: dict[str, Any], catalog: Path) -> str:
-    from sen2val_stac.footprint_layers import write_layers
+    from sen2val_stac.derive.layers import write_layers
 
     out = output_dir(config, "footprints", catalog)
     layers = write_layers(catalog, out, config, config["footprints"]["format"])
@@ -76,7 +76,7 @@ def _footprints(config: dict[str, Any], catalog: Path) -> str:
 
 
 def _netcdf(config: dict[str, Any], catalog: Path) -> str:
-    from sen2val_stac.netcdf_export import export
+    from sen2val_stac.derive.netcdf.export import export
 
     out = output_dir(config, "netcdf", catalog)
     report = export(catalog, out, config, progress=False)
@@ -86,7 +86,7 @@ def _netcdf(config: dict[str, Any], catalog: Path) -> str:
 
 
 def _geoflow(config: dict[str, Any], catalog: Path) -> str:
-    from sen2val_stac.geoflow import write_geoflow
+    from sen2val_stac.derive.geoflow import write_geoflow
 
     out = output_dir(config, "geoflow", catalog)
     files = write_geoflow(catalog, out, config)
@@ -94,7 +94,7 @@ def _geoflow(config: dict[str, Any], catalog: Path) -> str:
 
 
 def _metadata(config: dict[str, Any], catalog: Path) -> str:
-    from sen2val_stac.metadata_records import write_records
+    from sen2val_stac.derive.records import write_records
 
     out = output_dir(config, "metadata", catalog)
     return f"{len(write_records(catalog, out, config))} records in {out}"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sen2val_stac.serve import StaticApp
+from sen2val_stac.serve.static import StaticApp
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "scripts" / "build_stac_browser.sh"

@@ -21,6 +21,6 @@ def schemas_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory):
     """The demo tree indexed once per session: ``(catalog_dir, report)``. Treat it as read-only."""
-    from sen2val_stac.demo import build_demo
+    from sen2val_stac.demo.build import build_demo
 
     return build_demo(tmp_path_factory.mktemp("demo"), workers=2)

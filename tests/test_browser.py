@@ -1,6 +1,6 @@
 """End to end: STAC Browser 4 (built from npm) in Debian's headless Chromium reads the demo catalogue.
 
-Two local servers, as in a real deployment: one serves the catalogue and its rasters (``sen2val_stac.serve``),
+Two local servers, as in a real deployment: one serves the catalogue and its rasters (``sen2val_stac.serve.static``),
 the other STAC Browser's ``dist/`` with a runtime ``config.js`` (catalogUrl, no basemap). The browser fetches
 the catalogue cross-origin, so CORS is exercised; every request must stay on 127.0.0.1.
 
@@ -17,9 +17,16 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    browser_app,
+    build_stac_browser,
+    missing_tools,
+)
 
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, REPO, browser_app, build_stac_browser, missing_tools
-from sen2val_stac.serve import make_app, running_server
+from sen2val_stac.serve.static import make_app, running_server
 
 REASON = missing_tools()
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(REASON is not None, reason=REASON or ""),

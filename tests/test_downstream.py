@@ -21,9 +21,9 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
+from sen2val_stac.catalog.parquet import parquet_path
 from sen2val_stac.cli import main
-from sen2val_stac.parquet_index import parquet_path
-from sen2val_stac.serve import make_app, running_server
+from sen2val_stac.serve.static import make_app, running_server
 
 # GDAL over HTTP: no directory listing, no retries, only raster extensions fetched.
 GDAL_HTTP = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".jp2,.tif",
@@ -236,8 +236,8 @@ def test_documented_nginx_block_publishes_the_catalogue(www, nginx, tmp_path) ->
 
 
 def test_asset_hrefs_do_not_depend_on_the_working_directory(demo, tmp_path, monkeypatch) -> None:
+    from sen2val_stac.catalog.indexer import index_tree
     from sen2val_stac.config import load_config
-    from sen2val_stac.indexer import index_tree
 
     catalog_dir = tmp_path / "stac"
     shutil.copytree(demo[0], catalog_dir)  # the state is reused: items re-rendered, no raster read

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import shapely
+from geoflow_grammar import parse_cell
 from shapely import wkt
 from shapely.geometry import shape
 
-from geoflow_grammar import parse_cell
-from sen2val_stac.catalog_read import load_items
+from sen2val_stac.catalog.read import load_items
 from sen2val_stac.cli import main
 from sen2val_stac.config import load_config
-from sen2val_stac.geoflow import CONTACT_COLUMNS, ENTITY_COLUMNS, write_geoflow
+from sen2val_stac.derive.geoflow import CONTACT_COLUMNS, ENTITY_COLUMNS, write_geoflow
 
 GOLDEN = Path(__file__).parent / "data" / "geoflow_golden_entities.csv"
 KEYED = ["Identifier", "Title", "Description", "Subject", "Creator", "Date", "Type", "Relation", "Rights",

@@ -20,10 +20,10 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import shape
 
+from sen2val_stac.catalog.indexer import index_tree
 from sen2val_stac.cli import main
 from sen2val_stac.config import load_config
-from sen2val_stac.demo_tree import ProductSpec, tile_grid, write_product, write_tree
-from sen2val_stac.indexer import index_tree
+from sen2val_stac.demo.tree import ProductSpec, tile_grid, write_product, write_tree
 
 UTC = timezone.utc
 

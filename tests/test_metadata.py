@@ -15,7 +15,7 @@ from owslib.iso import MD_Metadata
 
 from sen2val_stac.cli import main
 from sen2val_stac.config import load_config
-from sen2val_stac.metadata_records import write_records
+from sen2val_stac.derive.records import write_records
 
 PYCSW = Path(pycsw.__file__).parent
 ISO_XSD = PYCSW / "plugins/profiles/apiso/schemas/ogc/iso/19139/20060504"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from sen2val_stac.names import InvalidName, asset_key, parse_product_id, parse_raster_name, parse_tile
+from sen2val_stac.tree.names import (
+    InvalidName,
+    asset_key,
+    parse_product_id,
+    parse_raster_name,
+    parse_tile,
+)
 
 PID = "S2A_MSIL2A_20160417T063512_N0201_R134_T40KCB_20160417T063510"
 

@@ -17,15 +17,27 @@ import pytest
 import rasterio
 import xarray as xr
 
-from sen2val_stac.catalog_read import ItemRef, load_items
+from sen2val_stac.catalog.indexer import index_tree
+from sen2val_stac.catalog.read import ItemRef, load_items
 from sen2val_stac.cli import main
 from sen2val_stac.config import load_config
-from sen2val_stac.cubes import CubeError, Series, assemble, default_asset, fill_invalid, grid_of, usable_items
-from sen2val_stac.demo_tree import ProductSpec, write_product
-from sen2val_stac.indexer import index_tree
-from sen2val_stac.netcdf_export import export
-from sen2val_stac.templates import index_definition
-from sen2val_stac.validation import SchemaStore, validate_catalog, validate_document
+from sen2val_stac.core.templates import index_definition
+from sen2val_stac.demo.tree import ProductSpec, write_product
+from sen2val_stac.derive.netcdf.assemble import (
+    CubeError,
+    Series,
+    assemble,
+    default_asset,
+    fill_invalid,
+    grid_of,
+    usable_items,
+)
+from sen2val_stac.derive.netcdf.export import export
+from sen2val_stac.validate.validation import (
+    SchemaStore,
+    validate_catalog,
+    validate_document,
+)
 
 NODATA = 16383
 EXPECTED_CUBES = sorted([

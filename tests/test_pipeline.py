@@ -16,7 +16,7 @@ import pystac
 import pytest
 
 from sen2val_stac.cli import main
-from sen2val_stac.lock import catalog_lock
+from sen2val_stac.core.lock import catalog_lock
 
 STEPS = ("index", "footprints", "netcdf", "geoflow", "metadata")
 LOCK_LINE = re.compile(r"^lock acquired (\S+) \(waited ([\d.]+) s\), released (\S+)$", re.M)
@@ -146,11 +146,11 @@ def test_failed_index_stops_the_chain(tmp_path, capsys) -> None:
 
 
 def test_missing_step_module_fails_that_step_only(two_runs, site, capsys, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "sen2val_stac.netcdf_export", None)  # what a missing module raises
+    monkeypatch.setitem(sys.modules, "sen2val_stac.derive.netcdf.export", None)  # what a missing module raises
     assert main(["run", "--config", str(site / "sen2val.yaml"), "--steps", "geoflow,netcdf"]) == 1
     table = _table(capsys.readouterr().out)
     assert table["netcdf"][0] == "FAILED" and table["netcdf"][1].startswith("step module unavailable:")
-    assert "sen2val_stac.netcdf_export" in table["netcdf"][1]
+    assert "sen2val_stac.derive.netcdf.export" in table["netcdf"][1]
     assert table["geoflow"][0] == "ok"
 
 

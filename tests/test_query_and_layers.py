@@ -13,14 +13,14 @@ import geopandas as gpd
 import pyogrio
 import pytest
 
-from sen2val_stac.catalog_read import load_items
+from sen2val_stac.catalog.indexer import index_tree
+from sen2val_stac.catalog.parquet import is_stale, parquet_path
+from sen2val_stac.catalog.query import QueryError, query_frame, query_items
+from sen2val_stac.catalog.read import load_items
 from sen2val_stac.cli import main
 from sen2val_stac.config import load_config
-from sen2val_stac.demo_tree import ProductSpec, write_tree
-from sen2val_stac.footprint_layers import index_abbreviations, write_layers
-from sen2val_stac.indexer import index_tree
-from sen2val_stac.parquet_index import is_stale, parquet_path
-from sen2val_stac.query import QueryError, query_frame, query_items
+from sen2val_stac.demo.tree import ProductSpec, write_tree
+from sen2val_stac.derive.layers import index_abbreviations, write_layers
 
 UTC = timezone.utc
 

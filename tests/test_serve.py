@@ -21,9 +21,9 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from sen2val_stac.catalog.indexer import index_tree
 from sen2val_stac.config import load_config
-from sen2val_stac.indexer import index_tree
-from sen2val_stac.serve import make_app, running_server
+from sen2val_stac.serve.static import make_app, running_server
 
 GDAL_ENV = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "GDAL_HTTP_UNSAFESSL": "NO",
             "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.jp2", "GDAL_HTTP_MAX_RETRY": "0"}
@@ -215,7 +215,7 @@ def test_gdal_reads_windows_through_vsicurl(tree_server, tree, caplog, name) -> 
     local = tree["data"] / "NDVI" / name
     url = f"{tree_server}/INDICES/NDVI/{name}"
     window = Window(130, 70, 64, 48)
-    caplog.set_level(logging.INFO, logger="sen2val_stac.serve")
+    caplog.set_level(logging.INFO, logger="sen2val_stac.serve.static")
     with rasterio.Env(**GDAL_ENV), rasterio.open(f"/vsicurl/{url}") as remote:
         got = remote.read(1, window=window)
         assert remote.crs.to_epsg() == 32740 and remote.shape == (300, 400)

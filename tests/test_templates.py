@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from sen2val_stac.templates import index_definition, known_indices, load_json
+from sen2val_stac.core.templates import index_definition, known_indices, load_json
 
 SEN2CHAIN_INDICES = ["BIBG", "BIGR", "BIRNIR", "EVI", "IRECI", "MNDWI", "NBR", "NDBI", "NDRE", "NDVI", "NDWIGAO", "NDWIMCF"]
 CF_STANDARD_NAMES = {"NDVI": "normalized_difference_vegetation_index"}  # the only CF standard name among them

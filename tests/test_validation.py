@@ -22,9 +22,9 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from pystac.extensions.sat import OrbitState, SatExtension
 
-from sen2val_stac import validation
 from sen2val_stac.cli import main
-from sen2val_stac.validation import (
+from sen2val_stac.validate import validation
+from sen2val_stac.validate.validation import (
     NO_SCHEMA,
     CatalogUnreadable,
     SchemaStore,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sen2val_stac.commands.index import print_report
-from sen2val_stac.demo import build_demo
+from sen2val_stac.demo.build import build_demo
 
 NAME = "demo"
 HELP = "Write a small realistic Sen2Chain tree (two tiles, three indices) and index it as a STAC catalogue."

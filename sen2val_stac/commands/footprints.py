@@ -7,7 +7,7 @@ import sys
 
 from sen2val_stac.commands._arguments import add_catalog_out_config
 from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.footprint_layers import DRIVERS, LayerError, write_layers
+from sen2val_stac.derive.layers import DRIVERS, LayerError, write_layers
 
 NAME = "footprints"
 HELP = "Write footprint layers (Shapefile, GeoPackage or GeoParquet) derived from the catalogue."

@@ -7,7 +7,7 @@ import sys
 
 from sen2val_stac.commands._arguments import add_catalog_out_config
 from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.geoflow import GeoflowError, write_geoflow
+from sen2val_stac.derive.geoflow import GeoflowError, write_geoflow
 
 NAME = "geoflow"
 HELP = "Write geoflow entities.csv, contacts.csv and workflow.json derived from the catalogue."

@@ -7,9 +7,9 @@ import os
 import sys
 from typing import Any
 
+from sen2val_stac.catalog.indexer import IndexReport, index_tree
 from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.indexer import IndexReport, index_tree
-from sen2val_stac.lock import CatalogLocked, catalog_lock
+from sen2val_stac.core.lock import CatalogLocked, catalog_lock
 
 NAME = "index"
 HELP = "Index a Sen2Chain INDICES tree as a static STAC catalogue (incremental)."

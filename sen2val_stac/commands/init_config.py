@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from sen2val_stac.atomic import write_atomic
-from sen2val_stac.templates import templates_dir
+from sen2val_stac.core.atomic import write_atomic
+from sen2val_stac.core.templates import templates_dir
 
 NAME = "init-config"
 HELP = "Write a commented example sen2val.yaml (every key, with its default and meaning)."

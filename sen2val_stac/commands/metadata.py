@@ -7,7 +7,7 @@ import sys
 
 from sen2val_stac.commands._arguments import add_catalog_out_config
 from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.metadata_records import write_records
+from sen2val_stac.derive.records import write_records
 
 NAME = "metadata"
 HELP = "Write ISO 19115 (ISO 19139 XML) and Dublin Core records per series and per index, from the catalogue."

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sen2val_stac.catalog.query import QueryError
 from sen2val_stac.commands._arguments import add_catalog_out_config, add_item_filters
 from sen2val_stac.config import ConfigError, load_config, output_dir
-from sen2val_stac.netcdf_export import check_settings, export
-from sen2val_stac.query import QueryError
+from sen2val_stac.derive.netcdf.export import check_settings, export
 
 NAME = "netcdf"
 HELP = "Write NetCDF-4 (CF-1.8, ACDD-1.3) time-series cubes per index and tile, from the catalogue."

@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from sen2val_stac.query import QueryError, query_frame, query_items
-
+from sen2val_stac.catalog.query import QueryError, query_frame, query_items
 from sen2val_stac.commands._arguments import add_item_filters
 
 NAME = "query"

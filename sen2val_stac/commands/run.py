@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.lock import CatalogLocked
+from sen2val_stac.core.lock import CatalogLocked
 from sen2val_stac.pipeline import STEPS, ChainReport, parse_steps, run_chain
 
 NAME = "run"

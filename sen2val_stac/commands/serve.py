@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sen2val_stac.serve import serve
+from sen2val_stac.serve.static import serve
 
 NAME = "serve"
 HELP = "Serve the catalogue (and the rasters, layers and cubes it links to) over HTTP for browsers and GDAL."

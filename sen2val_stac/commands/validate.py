@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sen2val_stac.validation import CatalogUnreadable, SchemaStore, default_workers, validate_catalog
+from sen2val_stac.validate.validation import (
+    CatalogUnreadable,
+    SchemaStore,
+    default_workers,
+    validate_catalog,
+)
 
 NAME = "validate"
 HELP = "Validate every catalog, collection and item against the STAC core and extension JSON schemas."

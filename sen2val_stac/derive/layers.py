@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
-from sen2val_stac.query import query_frame
+from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.derive.identity import doi, md_link, series_identifier
 
 DRIVERS = {"shp": ("ESRI Shapefile", ".shp"), "gpkg": ("GPKG", ".gpkg"), "parquet": (None, ".parquet")}
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -36,25 +37,6 @@ ALL_SUFFIXES = {"n": "", "first": "_f", "last": "_l", "md_link": "_md", "doi": "
 
 class LayerError(ValueError):
     """A layer cannot be written faithfully (a name collision, a value too long for the format)."""
-
-
-def series_identifier(index: str, tile: str) -> str:
-    """The series identifier shared with geoflow and the metadata records: ``data_40KCB_NDVI_SEN2CHAIN``."""
-    return f"data_{tile}_{index}_SEN2CHAIN"
-
-
-def md_link(config: dict[str, Any], index: str, tile: str) -> str:
-    """Metadata link of a series from ``md_link_template`` ('' when unset)."""
-    template = config.get("md_link_template")
-    if not template:
-        return ""
-    return template.format(identifier=series_identifier(index, tile), index=index, tile=tile)
-
-
-def doi(config: dict[str, Any], index: str, tile: str | None = None) -> str:
-    """DOI of a series (``<INDEX>_<TILE>`` key) or of an index (``<INDEX>`` key); '' when none."""
-    table = config.get("doi") or {}
-    return str(table.get(f"{index}_{tile}") or table.get(index) or "")
 
 
 def index_abbreviations(indices: list[str]) -> dict[str, str]:

@@ -17,11 +17,11 @@ import shapely
 from shapely.geometry import shape
 
 from sen2val_stac import __version__
-from sen2val_stac import constants as C
-from sen2val_stac.footprint_layers import doi, md_link, series_identifier
-from sen2val_stac.query import query_frame
-from sen2val_stac.stac import Layout
-from sen2val_stac.templates import index_definition, load_json
+from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.catalog.render import Layout
+from sen2val_stac.core import constants as C
+from sen2val_stac.core.templates import index_definition, load_json
+from sen2val_stac.derive.identity import doi, md_link, series_identifier
 
 WKT_DECIMALS = 4
 

@@ -10,7 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from sen2val_stac.names import (
+from sen2val_stac.tree.names import (
     INDEX_RE,
     InvalidName,
     ProductId,

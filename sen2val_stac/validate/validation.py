@@ -42,7 +42,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT7
 
-from sen2val_stac.atomic import write_atomic
+from sen2val_stac.core.atomic import write_atomic
 
 CORE_SCHEMA = "https://schemas.stacspec.org/v{version}/{kind}-spec/json-schema/{kind}.json"
 KINDS = {"Feature": "item", "Collection": "collection", "Catalog": "catalog"}

@@ -1,6 +1,6 @@
 """Native metadata records per dataset: ISO 19115 (ISO 19139 XML, through pygeometa's MCF) and Dublin Core.
 
-No R needed: the same facts as the geoflow tables (:mod:`sen2val_stac.series_info`).
+No R needed: the same facts as the geoflow tables (:mod:`sen2val_stac.derive.series`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 from dcxml import simpledc
 from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 
-from sen2val_stac.atomic import write_if_changed
-from sen2val_stac.series_info import DatasetInfo, datasets, software_versions
-from sen2val_stac.templates import index_definition, load_json
+from sen2val_stac.core.atomic import write_if_changed
+from sen2val_stac.core.templates import index_definition, load_json
+from sen2val_stac.derive.series import DatasetInfo, datasets, software_versions
 
 ISO_SUFFIX = "_ISO-19139.xml"
 DC_SUFFIX = "_DC.xml"

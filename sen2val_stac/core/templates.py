@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-_HERE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 @functools.cache
 def templates_dir() -> Path:
     """Return the ``catalog_templates`` directory (inside the wheel, or at the top of a source tree)."""
-    for candidate in (_HERE / "catalog_templates", _HERE.parent / "catalog_templates"):
+    for candidate in (_PACKAGE / "catalog_templates", _PACKAGE.parent / "catalog_templates"):
         if (candidate / "indices").is_dir():
             return candidate
     raise FileNotFoundError("catalog_templates/ not found beside the sen2val_stac package")

@@ -11,9 +11,9 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import box
 
-from sen2val_stac.catalog_read import ItemRef, read_json
-from sen2val_stac.parquet_index import ensure_parquet
-from sen2val_stac.stac import Layout
+from sen2val_stac.catalog.parquet import ensure_parquet
+from sen2val_stac.catalog.read import ItemRef, read_json
+from sen2val_stac.catalog.render import Layout
 
 COLUMNS = ["id", "collection", "datetime", "sen2chain:index", "sen2chain:tile", "eo:cloud_cover",
            "platform", "sat:relative_orbit", "assets", "bbox", "geometry"]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 import warnings
 
 import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
-from sen2val_stac.atomic import write_if_changed
-from sen2val_stac.rasters import RasterSample
+from sen2val_stac.core.atomic import write_if_changed
+from sen2val_stac.tree.rasters import RasterSample
 
 
 def render_thumbnail(sample: RasterSample, dest: str) -> None:

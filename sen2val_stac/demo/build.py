@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from sen2val_stac.catalog.indexer import IndexReport, index_tree
 from sen2val_stac.config import load_config
-from sen2val_stac.demo_tree import write_demo_tree
-from sen2val_stac.indexer import IndexReport, index_tree
+from sen2val_stac.demo.tree import write_demo_tree
 
 
 def build_demo(workdir: str | Path, workers: int | None = None, progress: bool | None = False) -> tuple[Path, IndexReport]:

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sen2val_stac import __version__
-from sen2val_stac import constants as C
-from sen2val_stac.atomic import dump_json, write_atomic, write_json
-from sen2val_stac.extract import RECORD_VERSION, ItemError, extract_record
-from sen2val_stac.parquet_index import is_stale, write_parquet
-from sen2val_stac.scan import ItemSource, Skip, scan_tree
-from sen2val_stac.stac import Layout, catalog_dict, collection_dict, item_dict
-from sen2val_stac.templates import templates_dir
+from sen2val_stac.catalog.parquet import is_stale, write_parquet
+from sen2val_stac.catalog.render import Layout, collection_dict, item_dict
+from sen2val_stac.catalog.root import write_root_catalog
+from sen2val_stac.core import constants as C
+from sen2val_stac.core.atomic import dump_json, write_atomic, write_json
+from sen2val_stac.core.templates import templates_dir
+from sen2val_stac.tree.record import RECORD_VERSION, ItemError, extract_record
+from sen2val_stac.tree.scan import ItemSource, Skip, scan_tree
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
@@ -125,29 +126,13 @@ def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: st
             advance()
         return results
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["sen2val_stac.extract", "rasterio", "numpy", "shapely"])
+    ctx.set_forkserver_preload(["sen2val_stac.tree.record", "rasterio", "numpy", "shapely"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {pool.submit(_extract_safe, s, _settings(config, catalog_dir, s)): s.item_id for s in todo}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             advance()
     return results
-
-
-def write_root_catalog(catalog_dir: str, config: dict[str, Any]) -> bool:
-    """(Re)write catalog.json linking every ``*/collection.json`` of the catalogue; True if it changed.
-
-    Other commands (the NetCDF cubes collection) add collections the same way, so the root
-    catalogue always lists what is on disk.
-    """
-    collections = []
-    for name in sorted(os.listdir(catalog_dir)):
-        path = os.path.join(catalog_dir, name, C.COLLECTION_FILE)
-        if not name.startswith(".") and os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                coll = json.load(f)
-            collections.append((f"{name}/{C.COLLECTION_FILE}", coll.get("title") or coll["id"]))
-    return write_json(os.path.join(catalog_dir, C.CATALOG_FILE), catalog_dict(collections, config))
 
 
 def _remove(path: str) -> None:
@@ -165,7 +150,7 @@ def index_tree(
     progress: bool | None = None,
 ) -> IndexReport:
     """Index ``indices_dir`` into the static catalogue at ``catalog_dir`` (incremental, idempotent)."""
-    from sen2val_stac.progress import progress_bar
+    from sen2val_stac.core.progress import progress_bar
 
     started = time.perf_counter()
     indices_dir = os.path.abspath(indices_dir)

@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+)
 from werkzeug.http import parse_range_header
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.utils import redirect, send_file
@@ -229,7 +235,7 @@ def make_app(catalog_dir: str | os.PathLike[str], data_dirs: Sequence[str | os.P
 
 
 class _RequestHandler(WSGIRequestHandler):
-    """Request lines and errors go to :mod:`logging` (``sen2val_stac.serve``), plain text, no ANSI colours."""
+    """Request lines and errors go to :mod:`logging` (``sen2val_stac.serve.static``), plain text, no ANSI colours."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         line = getattr(self, "requestline", "").translate(self._control_char_table)

@@ -11,12 +11,18 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from sen2val_stac.footprint import EmptyFootprint, footprint, geometry_bbox
-from sen2val_stac.names import DEFAULT_MASK, asset_key, parse_tile
-from sen2val_stac.rasters import RasterReadError, RasterSample, band_statistics, file_checksum, read_sample
-from sen2val_stac.scan import ItemSource, Skip, SourceFile
-from sen2val_stac.templates import index_definition
-from sen2val_stac.thumbnails import render_thumbnail
+from sen2val_stac.core.templates import index_definition
+from sen2val_stac.tree.footprint import EmptyFootprint, footprint, geometry_bbox
+from sen2val_stac.tree.names import DEFAULT_MASK, asset_key, parse_tile
+from sen2val_stac.tree.rasters import (
+    RasterReadError,
+    RasterSample,
+    band_statistics,
+    file_checksum,
+    read_sample,
+)
+from sen2val_stac.tree.scan import ItemSource, Skip, SourceFile
+from sen2val_stac.tree.thumbnails import render_thumbnail
 
 # Bump when the record layout or the way facts are computed changes: cached records are then rebuilt.
 RECORD_VERSION = 1

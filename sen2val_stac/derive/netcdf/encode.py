@@ -16,8 +16,8 @@ from pyproj import CRS
 from shapely.geometry import shape
 
 from sen2val_stac import __version__
-from sen2val_stac.cubes import Series
-from sen2val_stac.templates import index_definition, load_json
+from sen2val_stac.core.templates import index_definition, load_json
+from sen2val_stac.derive.netcdf.assemble import Series
 
 SOURCES_ATTR = "sen2val_sources"
 # Seconds, not days: acquisition times are whole seconds, exact in float64 seconds, while float64 days

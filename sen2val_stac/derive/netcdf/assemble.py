@@ -18,9 +18,9 @@ import stackstac
 import xarray as xr
 from rasterio.warp import transform_bounds
 
-from sen2val_stac.catalog_read import ItemRef
-from sen2val_stac.rasters import RasterReadError, check_jp2_complete
-from sen2val_stac.templates import index_definition
+from sen2val_stac.catalog.read import ItemRef
+from sen2val_stac.core.templates import index_definition
+from sen2val_stac.tree.rasters import RasterReadError, check_jp2_complete
 
 # Reads are aligned on GDAL's JPEG2000 block size: a 256-px window would decode a whole 1024-px block
 # sixteen times over.

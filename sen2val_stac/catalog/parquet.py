@@ -12,8 +12,8 @@ from pathlib import Path
 
 import stac_geoparquet.arrow as sga
 
-from sen2val_stac import constants as C
-from sen2val_stac.catalog_read import iter_items
+from sen2val_stac.catalog.read import iter_items
+from sen2val_stac.core import constants as C
 
 
 def parquet_path(catalog_dir: str | os.PathLike[str]) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from sen2val_stac import constants as C
+from sen2val_stac.core import constants as C
 
 
 @dataclass(frozen=True)

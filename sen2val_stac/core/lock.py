@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sen2val_stac.constants import STATE_DIR
+from sen2val_stac.core.constants import STATE_DIR
 
 LOCK_FILE = "lock"
 

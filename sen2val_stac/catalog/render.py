@@ -10,9 +10,9 @@ import posixpath
 from typing import Any
 
 from sen2val_stac import __version__
-from sen2val_stac import constants as C
-from sen2val_stac.names import parse_tile
-from sen2val_stac.templates import index_definition, load_json
+from sen2val_stac.core import constants as C
+from sen2val_stac.core.templates import index_definition, load_json
+from sen2val_stac.tree.names import parse_tile
 
 ROLES = {"index": ["data"], "masked": ["data", "cloud-masked"], "quicklook": ["overview"]}
 

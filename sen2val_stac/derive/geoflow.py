@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sen2val_stac.atomic import write_if_changed
-from sen2val_stac.series_info import DatasetInfo, datasets, software_versions
-from sen2val_stac.templates import index_definition, load_json
+from sen2val_stac.core.atomic import write_if_changed
+from sen2val_stac.core.templates import index_definition, load_json
+from sen2val_stac.derive.series import DatasetInfo, datasets, software_versions
 
 ENTITY_COLUMNS = ["Identifier", "Title", "Description", "Subject", "Creator", "Date", "Type", "Language",
                   "SpatialCoverage", "TemporalCoverage", "Relation", "Rights", "Provenance", "Format", "Data"]

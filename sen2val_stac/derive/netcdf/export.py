@@ -13,13 +13,29 @@ from typing import Any
 
 import dask
 
-from sen2val_stac.catalog_read import group_series
+from sen2val_stac.catalog.query import query_items
+from sen2val_stac.catalog.read import group_series
 from sen2val_stac.config import ConfigError
-from sen2val_stac.cube_catalog import cube_item, write_cube_collection, write_thredds_catalog
-from sen2val_stac.cubes import CubeError, Series, assemble, default_asset, grid_of, usable_items
-from sen2val_stac.netcdf_encoding import build_dataset, read_fingerprint, sources_fingerprint, write_netcdf
-from sen2val_stac.progress import progress_bar
-from sen2val_stac.query import query_items
+from sen2val_stac.core.progress import progress_bar
+from sen2val_stac.derive.netcdf.assemble import (
+    CubeError,
+    Series,
+    assemble,
+    default_asset,
+    grid_of,
+    usable_items,
+)
+from sen2val_stac.derive.netcdf.catalogue import (
+    cube_item,
+    write_cube_collection,
+    write_thredds_catalog,
+)
+from sen2val_stac.derive.netcdf.encode import (
+    build_dataset,
+    read_fingerprint,
+    sources_fingerprint,
+    write_netcdf,
+)
 
 log = logging.getLogger(__name__)
 # Besides a tcp:// address; ``synchronous`` (one thread) is for debugging.

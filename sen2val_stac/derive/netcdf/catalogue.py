@@ -14,13 +14,13 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import mapping, shape
 
-from sen2val_stac import constants as C
-from sen2val_stac.atomic import write_if_changed, write_json
-from sen2val_stac.cubes import Series
-from sen2val_stac.indexer import write_root_catalog
-from sen2val_stac.netcdf_encoding import iso_duration
-from sen2val_stac.stac import href as link_href
-from sen2val_stac.templates import index_definition
+from sen2val_stac.catalog.render import href as link_href
+from sen2val_stac.catalog.root import write_root_catalog
+from sen2val_stac.core import constants as C
+from sen2val_stac.core.atomic import write_if_changed, write_json
+from sen2val_stac.core.templates import index_definition
+from sen2val_stac.derive.netcdf.assemble import Series
+from sen2val_stac.derive.netcdf.encode import iso_duration
 
 DATACUBE = "https://stac-extensions.github.io/datacube/v2.3.0/schema.json"
 CUBES = "cubes"

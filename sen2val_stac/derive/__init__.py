@@ -1,0 +1,1 @@
+"""Stage 3, products derived from catalogue queries: footprint layers, geoflow, metadata, NetCDF cubes."""

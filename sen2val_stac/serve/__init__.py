@@ -1,0 +1,1 @@
+"""Serving the catalogue over HTTP."""

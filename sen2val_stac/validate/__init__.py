@@ -1,0 +1,1 @@
+"""Validation of a static catalogue against the STAC JSON schemas."""
