@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
+from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import templates_dir
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration file is unreadable or holds an unknown or mistyped key."""
 
 
