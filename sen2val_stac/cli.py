@@ -1,4 +1,9 @@
-"""Command-line entry point: discovers the sub-commands in :mod:`sen2val_stac.commands`."""
+"""Command-line entry point: discovers the sub-commands in :mod:`sen2val_stac.commands`.
+
+Command modules import only the standard library at module level (their ``run`` imports the heavy
+modules), so ``sen2val-stac --help`` starts fast. Errors are printed here, once: a
+:class:`~sen2val_stac.core.errors.Sen2valError` exits with its ``exit_code``, an ``OSError`` with 2.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from sen2val_stac import __version__, commands
+from sen2val_stac.core.errors import Sen2valError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("sen2val_stac").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args._run(args) or 0)
+    except Sen2valError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

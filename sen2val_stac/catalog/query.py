@@ -14,12 +14,13 @@ from shapely.geometry import box
 from sen2val_stac.catalog.parquet import ensure_parquet
 from sen2val_stac.catalog.read import ItemRef, read_json
 from sen2val_stac.catalog.render import Layout
+from sen2val_stac.core.errors import InputError
 
 COLUMNS = ["id", "collection", "datetime", "sen2chain:index", "sen2chain:tile", "eo:cloud_cover",
            "platform", "sat:relative_orbit", "assets", "bbox", "geometry"]
 
 
-class QueryError(ValueError):
+class QueryError(InputError):
     """A filter value is not understood."""
 
 

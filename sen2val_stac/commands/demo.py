@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from sen2val_stac.commands.index import print_report
-from sen2val_stac.demo.build import build_demo
-
 NAME = "demo"
 HELP = "Write a small realistic Sen2Chain tree (two tiles, three indices) and index it as a STAC catalogue."
 
@@ -19,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and say where to look."""
+    from sen2val_stac.commands.index import print_report
+    from sen2val_stac.demo.build import build_demo
+
     catalog, report = build_demo(args.workdir, workers=args.workers, progress=None)
     print_report(report)
     print(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sen2val_stac.commands._arguments import add_catalog_out_config
-from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.derive.layers import DRIVERS, LayerError, write_layers
+from sen2val_stac.derive.formats import DRIVERS
 
 NAME = "footprints"
 HELP = "Write footprint layers (Shapefile, GeoPackage or GeoParquet) derived from the catalogue."
@@ -20,12 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the layers; exit 2 on configuration or layer errors."""
-    try:
-        config = load_config(args.config)
-        layers = write_layers(args.catalog, args.out, config, args.format or config["footprints"]["format"])
-    except (ConfigError, LayerError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Write the layers (configuration and layer errors exit 2, through the CLI)."""
+    from sen2val_stac.config import load_config
+    from sen2val_stac.derive.layers import write_layers
+
+    config = load_config(args.config)
+    layers = write_layers(args.catalog, args.out, config, args.format or config["footprints"]["format"])
     print(f"{len(layers.files)} layers in {args.out}: " + ", ".join(sorted(layers.files)))
     return 0

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sen2val_stac.catalog.query import QueryError
 from sen2val_stac.commands._arguments import add_catalog_out_config, add_item_filters
-from sen2val_stac.config import ConfigError, load_config, output_dir
-from sen2val_stac.derive.netcdf.export import check_settings, export
 
 NAME = "netcdf"
 HELP = "Write NetCDF-4 (CF-1.8, ACDD-1.3) time-series cubes per index and tile, from the catalogue."
@@ -27,28 +24,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export; exit 1 when a series failed, 2 on configuration errors."""
-    try:
-        config = load_config(args.config)
-        settings = config["netcdf"]
-        if args.chunks:
-            try:
-                settings["chunks"] = [int(v) for v in args.chunks.split(",")]
-            except ValueError as exc:
-                raise ConfigError(f"--chunks takes three integers T,Y,X, got {args.chunks!r}") from exc
-        settings["scheduler"] = args.scheduler or settings["scheduler"]
-        settings["thredds_catalog"] = args.thredds_catalog or settings["thredds_catalog"]
-        check_settings(config)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Export; exit 1 when a series failed, 2 on configuration errors (through the CLI)."""
+    from sen2val_stac.config import ConfigError, load_config, output_dir
+    from sen2val_stac.derive.netcdf.export import check_settings, export
+
+    config = load_config(args.config)
+    settings = config["netcdf"]
+    if args.chunks:
+        try:
+            settings["chunks"] = [int(v) for v in args.chunks.split(",")]
+        except ValueError as exc:
+            raise ConfigError(f"--chunks takes three integers T,Y,X, got {args.chunks!r}") from exc
+    settings["scheduler"] = args.scheduler or settings["scheduler"]
+    settings["thredds_catalog"] = args.thredds_catalog or settings["thredds_catalog"]
+    check_settings(config)
     out = args.out or output_dir(config, "netcdf", args.catalog)
-    try:
-        report = export(args.catalog, out, config, index=args.index, tile=args.tile, asset=args.asset,
-                        start=args.start, end=args.end, resolution=args.resolution)
-    except (QueryError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    report = export(args.catalog, out, config, index=args.index, tile=args.tile, asset=args.asset,
+                    start=args.start, end=args.end, resolution=args.resolution)
     print(f"NetCDF cubes in {out}: written {len(report.written)}, unchanged {len(report.unchanged)}, "
           f"removed {len(report.removed)}, failed {len(report.errors)}")
     for line in report.skipped:

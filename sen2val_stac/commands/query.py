@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from sen2val_stac.catalog.query import QueryError, query_frame, query_items
 from sen2val_stac.commands._arguments import add_item_filters
 
 NAME = "query"
@@ -22,18 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print matches; exit 2 on a bad filter or an unreadable catalogue."""
+    """Print matches; a bad filter or an unreadable catalogue exits 2 (through the CLI)."""
+    from sen2val_stac.catalog.query import query_frame, query_items
+
     filters = dict(index=args.index, tile=args.tile, start=args.start, end=args.end, bbox=args.bbox)
-    try:
-        if args.format == "geojson":
-            refs = query_items(args.catalog, **filters)
-            json.dump({"type": "FeatureCollection", "features": [r.item for r in refs]}, sys.stdout, ensure_ascii=False)
-            print()
-            return 0
-        frame = query_frame(args.catalog, **filters)
-    except (QueryError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.format == "geojson":
+        refs = query_items(args.catalog, **filters)
+        json.dump({"type": "FeatureCollection", "features": [r.item for r in refs]}, sys.stdout, ensure_ascii=False)
+        print()
+        return 0
+    frame = query_frame(args.catalog, **filters)
     table = frame[["id", "datetime", "sen2chain:index", "sen2chain:tile", "eo:cloud_cover"]].copy()
     table["assets"] = [",".join(sorted(k for k, v in a.items() if v)) for a in frame["assets"]]
     table.columns = ["id", "datetime", "index", "tile", "cloud_cover", "assets"]

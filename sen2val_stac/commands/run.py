@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.core.lock import CatalogLocked
+from sen2val_stac.config import load_config
+from sen2val_stac.core.errors import InputError
 from sen2val_stac.pipeline import STEPS, ChainReport, parse_steps, run_chain
 
 NAME = "run"
@@ -39,22 +39,15 @@ def print_report(report: ChainReport, out: Any = None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when every step succeeded, 1 when a step failed, 2 on config errors, 3 when locked."""
+    config = load_config(args.config)
+    if args.steps is not None:
+        steps = parse_steps(args.steps, "--steps")
+    else:
+        steps = parse_steps(config["run"]["steps"], f"{args.config}: key 'run.steps'")
+    wait = config["run"]["wait"] if args.wait is None else args.wait
     try:
-        config = load_config(args.config)
-        if args.steps is not None:
-            steps = parse_steps(args.steps, "--steps")
-        else:
-            steps = parse_steps(config["run"]["steps"], f"{args.config}: key 'run.steps'")
-        wait = config["run"]["wait"] if args.wait is None else args.wait
         report = run_chain(config, steps, wait=wait)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except CatalogLocked as exc:
-        print(f"error: {exc}; retry later or give --wait SECONDS", file=sys.stderr)
-        return 3
     except OSError as exc:
-        print(f"error: cannot lock the catalogue: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(f"cannot lock the catalogue: {exc}") from exc
     print_report(report)
     return 0 if report.ok else 1

@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sen2val_stac.core.constants import STATE_DIR
+from sen2val_stac.core.errors import Sen2valError
 
 LOCK_FILE = "lock"
 
 
-class CatalogLocked(RuntimeError):
-    """Another process holds the catalogue lock."""
+class CatalogLocked(Sen2valError, RuntimeError):
+    """Another process holds the catalogue lock (exit status 3)."""
+
+    exit_code = 3
 
 
 @contextmanager
@@ -36,7 +39,7 @@ def catalog_lock(catalog_dir: str, wait: float | None = None) -> Iterator[None]:
             except BlockingIOError:
                 if deadline is not None and time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    raise CatalogLocked(f"{catalog_dir}: catalogue is locked by another run (pid {holder})") from None
+                    raise CatalogLocked(f"{catalog_dir}: catalogue is locked by another run (pid {holder}); retry later or give --wait SECONDS") from None
                 time.sleep(0.1)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)

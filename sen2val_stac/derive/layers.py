@@ -25,9 +25,10 @@ import pyogrio
 import shapely
 
 from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.core.errors import InputError
+from sen2val_stac.derive.formats import DRIVERS
 from sen2val_stac.derive.identity import doi, md_link, series_identifier
 
-DRIVERS = {"shp": ("ESRI Shapefile", ".shp"), "gpkg": ("GPKG", ".gpkg"), "parquet": (None, ".parquet")}
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 MAX_FIELD = 10
 MAX_STRING = 254
@@ -35,7 +36,7 @@ MAX_STRING = 254
 ALL_SUFFIXES = {"n": "", "first": "_f", "last": "_l", "md_link": "_md", "doi": "_doi"}
 
 
-class LayerError(ValueError):
+class LayerError(InputError):
     """A layer cannot be written faithfully (a name collision, a value too long for the format)."""
 
 

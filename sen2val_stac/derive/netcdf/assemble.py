@@ -19,6 +19,7 @@ import xarray as xr
 from rasterio.warp import transform_bounds
 
 from sen2val_stac.catalog.read import ItemRef
+from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import index_definition
 from sen2val_stac.tree.rasters import RasterReadError, check_jp2_complete
 
@@ -27,7 +28,7 @@ from sen2val_stac.tree.rasters import RasterReadError, check_jp2_complete
 READ_BLOCK = 1024
 
 
-class CubeError(ValueError):
+class CubeError(InputError):
     """A series cannot be assembled (mixed CRS, nothing readable)."""
 
 
