@@ -7,9 +7,13 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+# geoflow's V8 (unpacked by ../shared/geoflow/install.sh) links Debian's libc-ares2.
+dpkg -s libc-ares2 >/dev/null 2>&1 || need+=(libc-ares2)
+# nginx runs the user guide's documented server block for real (tests/test_downstream.py).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-echo "system dependencies present: chromium $(command -v chromium), ogrinfo $(command -v ogrinfo), npm $(command -v npm)"
+echo "system dependencies present: chromium $(command -v chromium), ogrinfo $(command -v ogrinfo), npm $(command -v npm), nginx $(command -v nginx || echo /usr/sbin/nginx)"

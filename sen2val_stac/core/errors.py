@@ -26,4 +26,4 @@ class NothingDone(Sen2valError):
     exit_code = 1
 
 
-__all__ = ["Sen2valError", "InputError", "NothingDone"]
+__all__ = ["InputError", "NothingDone", "Sen2valError"]

@@ -47,7 +47,7 @@ def index_definition(index: str) -> dict[str, Any]:
     """
     path = templates_dir() / "indices" / f"{index.upper()}.json"
     if path.is_file():
-        data = load_json(f"indices/{index.upper()}.json")
+        data: dict[str, Any] = load_json(f"indices/{index.upper()}.json")
         data["known"] = True
     else:
         data = _substitute(load_json("indices/generic.json"), index.upper())

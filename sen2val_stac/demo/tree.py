@@ -69,7 +69,7 @@ def _seed(*parts: str) -> int:
 def tile_grid(tile: str, resolution: float) -> tuple[int, rasterio.Affine, int]:
     """Pixel count per side, affine transform and EPSG of ``tile`` at ``resolution`` metres."""
     epsg, ulx, uly = TILES[tile]
-    n = int(round(TILE_SIZE_M / resolution))
+    n = round(TILE_SIZE_M / resolution)
     return n, from_origin(ulx, uly, TILE_SIZE_M / n, TILE_SIZE_M / n), epsg
 
 
@@ -83,7 +83,8 @@ def index_values(spec: ProductSpec, n: int) -> np.ndarray:
     noise = rng.normal(0, 0.02, (n, n))
     phase = (_seed(spec.index) % 7) / 10
     field_ = np.where(island > 0.25, 0.25 + 0.6 * island + season - phase * 0.3, -0.3 + 0.1 * island) + noise
-    return np.clip(np.round(field_ * 10000), -10000, 10000).astype(np.int16)
+    values: np.ndarray = np.clip(np.round(field_ * 10000), -10000, 10000).astype(np.int16)
+    return values
 
 
 def swath_mask(spec: ProductSpec, n: int) -> np.ndarray:
@@ -91,7 +92,8 @@ def swath_mask(spec: ProductSpec, n: int) -> np.ndarray:
     if spec.swath == "full":
         return np.ones((n, n), dtype=bool)
     yy, xx = np.mgrid[0:n, 0:n] / n
-    return xx > 0.35 + 0.25 * yy
+    inside: np.ndarray = xx > 0.35 + 0.25 * yy
+    return inside
 
 
 def cloud_mask(spec: ProductSpec, mask: str, n: int) -> np.ndarray:

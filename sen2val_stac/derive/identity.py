@@ -15,7 +15,7 @@ def md_link(config: dict[str, Any], index: str, tile: str) -> str:
     template = config.get("md_link_template")
     if not template:
         return ""
-    return template.format(identifier=series_identifier(index, tile), index=index, tile=tile)
+    return str(template).format(identifier=series_identifier(index, tile), index=index, tile=tile)
 
 
 def doi(config: dict[str, Any], index: str, tile: str | None = None) -> str:

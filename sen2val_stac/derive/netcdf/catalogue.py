@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import netCDF4
+import numpy as np
 import shapely
 from pyproj import CRS
 from shapely.geometry import mapping, shape
@@ -19,7 +21,7 @@ from sen2val_stac.catalog.root import write_root_catalog
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.atomic import write_if_changed, write_json
 from sen2val_stac.core.templates import index_definition
-from sen2val_stac.derive.netcdf.assemble import Series
+from sen2val_stac.derive.netcdf.assemble import CubeError, Series
 from sen2val_stac.derive.netcdf.encode import iso_duration
 
 DATACUBE = "https://stac-extensions.github.io/datacube/v2.3.0/schema.json"
@@ -51,15 +53,18 @@ def read_grid(nc_path: Path, variable: str) -> CubeGrid:
         ny, nx = nc.dimensions["y"].size, nc.dimensions["x"].size
         times = netCDF4.num2date(nc["time"][:], nc["time"].units, nc["time"].calendar,
                                  only_use_cftime_datetimes=False)
+    epsg = crs.to_epsg()
+    if epsg is None:
+        raise CubeError(f"{nc_path}: the cube's CRS has no EPSG code")
     bounds = (x0, y0 + res_y * ny, x0 + res_x * nx, y0)
-    return CubeGrid(int(crs.to_epsg()), bounds, abs(res_x), (ny, nx),
-                    [f"{t:%Y-%m-%dT%H:%M:%S}Z" for t in times], **packing)
+    return CubeGrid(epsg, bounds, abs(res_x), (ny, nx), [f"{t:%Y-%m-%dT%H:%M:%S}Z" for t in np.atleast_1d(np.asarray(times))],
+                    int(packing["nodata"]), packing["scale"], packing["offset"])
 
 
 def _time_step(times: list[str]) -> str | None:
     """ISO 8601 duration between regularly spaced times, None when irregular (or a single date)."""
     seconds = {(datetime.fromisoformat(b[:-1]) - datetime.fromisoformat(a[:-1])).total_seconds()
-               for a, b in zip(times, times[1:])}
+               for a, b in itertools.pairwise(times)}
     return iso_duration(seconds.pop()) if len(seconds) == 1 else None
 
 

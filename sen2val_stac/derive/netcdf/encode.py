@@ -57,7 +57,7 @@ def _crs_variable(epsg: int, transform: tuple[float, ...]) -> xr.DataArray:
 
 def iso_duration(seconds: float) -> str:
     """ISO 8601 duration of whole seconds: ``P5D``, ``P5DT10M``, ``PT59S``, ``PT0S``."""
-    days, rest = divmod(int(round(seconds)), 86400)
+    days, rest = divmod(round(seconds), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     clock = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)

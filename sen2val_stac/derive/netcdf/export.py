@@ -79,15 +79,16 @@ def scheduler(name: str) -> Iterator[None]:
     if "://" in name:
         from distributed import Client
 
-        with Client(name, set_as_default=True):
+        with Client(name, set_as_default=True):  # type: ignore[no-untyped-call]
             yield
     elif name == "processes":
         from distributed import Client, LocalCluster
 
-        with _quiet("distributed"), LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
-                Client(cluster, set_as_default=True):
-            yield
+        cluster_options = {"n_workers": os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
+                           "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+        with _quiet("distributed"), LocalCluster(**cluster_options) as cluster:  # type: ignore[no-untyped-call]
+            with Client(cluster, set_as_default=True):  # type: ignore[no-untyped-call]
+                yield
     elif name in SCHEDULERS:
         with dask.config.set(scheduler=name):
             yield
@@ -157,7 +158,8 @@ def _export_series(series: Series, out: Path, config: dict[str, Any], resolution
         raise CubeError(f"series {series.index} {series.tile}: no item has a readable '{series.asset}' asset")
     settings = config["netcdf"]
     epsg, _, native = grid_of(series)
-    chunks = tuple(int(c) for c in settings["chunks"])
+    t_chunk, y_chunk, x_chunk = (int(c) for c in settings["chunks"])
+    chunks = (t_chunk, y_chunk, x_chunk)
     tolerance = int(config["footprint"]["nodata_tolerance"])
     fingerprint = sources_fingerprint(series, {"resolution": float(resolution or native), "chunks": list(chunks),
                                                "complevel": int(settings["complevel"]), "nodata_tolerance": tolerance})
