@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import types
 import typing
 import warnings
@@ -134,18 +135,20 @@ def _from_user(user: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
     """True when the value at ``loc`` was written in the user's file (a user list is the user's whole)."""
     node: Any = user
     for part in loc:
-        if isinstance(node, dict):
-            if part not in node:
-                return False
-        elif not isinstance(node, list) or not isinstance(part, int):
+        if not isinstance(node, dict):  # a value (or a list) the user wrote where the error lies
             return True
+        if part not in node:
+            return False
         node = node[part]
-        if isinstance(node, list):
-            return True
     return True
 
 
-def _shown(value: Any) -> str:
+SECRET = re.compile(r"dsn|password|token|secret", re.I)
+
+
+def _shown(value: Any, loc: tuple[int | str, ...] = ()) -> str:
+    if any(isinstance(part, str) and SECRET.search(part) for part in loc):
+        return "a value not shown"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -171,7 +174,7 @@ def describe(error: ErrorDetails, in_defaults: bool) -> str:
         reason = REASONS.get(kind) or error["msg"][:1].lower() + error["msg"][1:]
     if loc and isinstance(loc[-1], int):  # an item of a list of values: name the list, show the item
         return f"key '{dotted(loc[:-1])}': item {_shown(error['input'])} {reason}"
-    return f"key '{key}' {reason} (got {_shown(error['input'])})"
+    return f"key '{key}' {reason} (got {_shown(error['input'], loc)})"
 
 
 def validate(user: dict[str, Any], defaults: dict[str, Any], user_file: str, defaults_file: str,

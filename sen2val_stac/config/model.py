@@ -42,8 +42,7 @@ ACDD_CREATOR_TYPES = ("person", "group", "institution", "position")
 class Section(BaseModel):
     """A mapping of configuration keys: strict types, unknown keys rejected."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True,
-                              validate_default=False, frozen=False)
+    model_config = ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class Catalog(Section):
@@ -136,7 +135,7 @@ CONTACT_ID = r"^[A-Za-z0-9._-]+$"
 
 
 class Contact(Section):
-    """A contact of the metadata records; only ``id`` is required."""
+    """A contact of the metadata records; only id is required."""
 
     id: Annotated[str, matches(CONTACT_ID, "must be letters, digits, '.', '-' and '_' only")]
     """Identifier (geoflow matches it in the Creator column)."""
