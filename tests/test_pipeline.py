@@ -126,6 +126,23 @@ def test_rerun_is_incremental(two_runs, site, capsys) -> None:
     assert table["netcdf"][1].startswith("written 0, unchanged 6 cubes")
 
 
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of every file below ``folder``, but the lock file (each run writes its pid there)."""
+    return {str(p.relative_to(folder)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*")
+            if p.is_file() and p.name != "lock"}
+
+
+def test_rerun_on_unchanged_catalogue_writes_no_file(two_runs, site, capsys) -> None:
+    assert main(["run", "--config", str(site / "sen2val.yaml")]) == 0  # settle after the other tests' runs
+    before = _snapshot(site)
+    assert main(["run", "--config", str(site / "sen2val.yaml")]) == 0
+    table = _table(capsys.readouterr().out)
+    assert "written 0, unchanged 10, removed 0" in table["footprints"][1]
+    after = _snapshot(site)
+    assert sorted(k for k in after if after[k] != before.get(k)) == []
+    assert sorted(set(before) - set(after)) == []
+
+
 def test_failed_derived_step_does_not_stop_the_others(two_runs, site, capsys) -> None:
     base = (site / "sen2val.yaml").read_text()
     config = _write_config(site, "bad-format.yaml", base + "footprints:\n  format: kml\n")

@@ -177,3 +177,38 @@ def test_footprints_cli(gappy, tmp_path) -> None:
     assert main(["footprints", str(catalog), "--out", str(tmp_path), "--format", "gpkg"]) == 0
     assert (tmp_path / "footprints_all.gpkg").is_file()
     assert main(["footprints", str(catalog), "--out", str(tmp_path), "--config", str(tmp_path / "nope.yaml")]) == 2
+
+
+def _mtimes(folder) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("fmt", ["shp", "gpkg"])
+def test_layers_are_incremental(gappy, tmp_path, fmt) -> None:
+    catalog, config = gappy
+    out = tmp_path / "layers"
+    first = write_layers(catalog, out, config, fmt)
+    assert len(first.written) == len(first.files) == 9 and not first.unchanged
+    before = _mtimes(out)
+    # A killed run's staging folder (its pid is gone) is removed; a live run's is left alone.
+    dead = out / ".tmp-layers-999999999-x"
+    live = out / f".tmp-layers-{os.getpid()}-live"
+    dead.mkdir(), live.mkdir()
+    (dead / "footprints_all.shp").write_bytes(b"half")
+    second = write_layers(catalog, out, config, fmt)
+    assert second.written == [] and sorted(second.unchanged) == sorted(first.files)
+    assert _mtimes(out) == before, "an unchanged layer was rewritten"
+    assert not dead.exists() and live.is_dir()
+    # A changed DOI changes footprints_all and footprints_ndvi only; a deleted file is written again.
+    changed = {**config, "doi": {**config["doi"], "NDVI": "10.5281/zenodo.9999"}}
+    (out / f"footprints_ndwigao_40kec{'.gpkg' if fmt == 'gpkg' else '.dbf'}").unlink()
+    third = write_layers(catalog, out, changed, fmt)
+    assert sorted(third.written) == ["footprints_all", "footprints_ndvi", "footprints_ndwigao_40kec"]
+    # A layer that left the catalogue is removed with all its files.
+    stale_state = json.loads((out / ".sen2val-layers.json").read_text())
+    stale_state["layers"]["footprints_gone_01abc"] = {"fingerprint": "x", "files": ["footprints_gone_01abc.gpkg"]}
+    (out / ".sen2val-layers.json").write_text(json.dumps(stale_state))
+    (out / "footprints_gone_01abc.gpkg").write_bytes(b"old")
+    fourth = write_layers(catalog, out, changed, fmt)
+    assert fourth.removed == ["footprints_gone_01abc"] and not (out / "footprints_gone_01abc.gpkg").exists()
+    assert fourth.written == []

@@ -24,5 +24,6 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     layers = write_layers(args.catalog, args.out, config, args.format or config["footprints"]["format"])
-    print(f"{len(layers.files)} layers in {args.out}: " + ", ".join(sorted(layers.files)))
+    print(f"{len(layers.files)} layers in {args.out}: written {len(layers.written)}, unchanged {len(layers.unchanged)}, "
+          f"removed {len(layers.removed)}")
     return 0

@@ -6,15 +6,22 @@
 - ``footprints_<index>_<tile>``: the series (one feature, union of footprints) then one feature
   per date with its valid-data footprint.
 
+Incremental: each layer's content fingerprint is kept in ``OUT/.sen2val-layers.json``; a layer whose
+fingerprint and files are unchanged is not rewritten, a layer that left the catalogue is removed, and
+the staging folders of a killed run (``.tmp-layers-<pid>-*``) are removed by the next run.
+
 Shapefile limits shape the attribute names (10 characters) and types (Date, no DateTime: times are
 ISO strings; strings at most 254 characters: a longer value is an error, never truncated).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +32,14 @@ import pyogrio
 import shapely
 
 from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.core.atomic import write_if_changed
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.derive.formats import DRIVERS
 from sen2val_stac.derive.identity import doi, md_link, series_identifier
 
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+STATE_FILE = ".sen2val-layers.json"
+STAGING_PREFIX = ".tmp-layers-"
 MAX_FIELD = 10
 MAX_STRING = 254
 # Per-index fields of footprints_all: <abbr><suffix>; the abbreviation leaves room for the longest suffix.
@@ -78,9 +88,12 @@ def _check_strings(frame: gpd.GeoDataFrame, layer: str, fmt: str) -> None:
 
 @dataclass
 class LayerSet:
-    """The layers written: name -> file."""
+    """Every layer of the catalogue (name -> main file), and which were written, left unchanged or removed."""
 
     files: dict[str, Path]
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
 
 def _union(geoms: Any) -> Any:
@@ -145,9 +158,9 @@ def layer_series(group: gpd.GeoDataFrame, index: str, tile: str, href_of: Any) -
         row = {"kind": "date", "item_id": item["id"], "date": item["datetime"],
                "datetime": f"{item['datetime']:%Y-%m-%dT%H:%M:%SZ}", "cloud": item.get("eo:cloud_cover"),
                "geometry": item.geometry}
-        for key, field in fields.items():
+        for key, column in fields.items():
             asset = item["assets"].get(key)
-            row[field] = href_of(item, asset["href"]) if asset else ""
+            row[column] = href_of(item, asset["href"]) if asset else ""
         rows.append(row)
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
     out["date"] = _date_column(list(out["date"]))
@@ -191,14 +204,54 @@ def write_layers(catalog_dir: str | os.PathLike[str], out_dir: str | os.PathLike
             layers[f"footprints_{index.lower()}"] = layer_index(frame, index, config)
         for (index, tile), group in frame.groupby(["sen2chain:index", "sen2chain:tile"], sort=True):
             layers[f"footprints_{index.lower()}_{tile.lower()}"] = layer_series(group, index, tile, href_of)
-    written: dict[str, Path] = {}
-    with tempfile.TemporaryDirectory(dir=out, prefix=".tmp-layers-") as tmp:
-        staged = {name: _write(layer, Path(tmp), name, fmt) for name, layer in layers.items()}
-        for name, files in staged.items():
+    return _replace_changed(layers, out, fmt)
+
+
+def _fingerprint(layer: gpd.GeoDataFrame, fmt: str) -> str:
+    """Content hash of a layer as it would be written: format, CRS, columns and types, values, geometries."""
+    digest = hashlib.sha256(json.dumps([fmt, str(layer.crs), [(c, str(t)) for c, t in layer.dtypes.items()]]).encode())
+    digest.update(pd.util.hash_pandas_object(layer.drop(columns=layer.geometry.name), index=True).to_numpy().tobytes())
+    digest.update(b"".join(shapely.to_wkb(layer.geometry.to_numpy(), hex=False)))
+    return digest.hexdigest()
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove the staging folders of runs that died (their pid, in the folder name, is gone)."""
+    for folder in out.glob(f"{STAGING_PREFIX}*"):
+        pid = folder.name[len(STAGING_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _replace_changed(layers: dict[str, gpd.GeoDataFrame], out: Path, fmt: str) -> LayerSet:
+    """Write the layers whose fingerprint changed (staged, then moved in), remove the vanished ones."""
+    _remove_stale_staging(out)
+    state_path = out / STATE_FILE
+    try:
+        previous = json.loads(state_path.read_text(encoding="utf-8"))["layers"]
+    except (OSError, ValueError, KeyError, TypeError):
+        previous = {}
+    result = LayerSet({name: out / f"{name}{DRIVERS[fmt][1]}" for name in layers})
+    state: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(dir=out, prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
+        for name, layer in layers.items():
+            fingerprint = _fingerprint(layer, fmt)
+            old = previous.get(name) or {}
+            if old.get("fingerprint") == fingerprint and all((out / f).is_file() for f in old.get("files", [])):
+                state[name] = old
+                result.unchanged.append(name)
+                continue
+            files = _write(layer, Path(tmp), name, fmt)
             for f in files:
                 os.replace(f, out / f.name)
-            written[name] = out / f"{name}{DRIVERS[fmt][1]}"
-    return LayerSet(written)
+            state[name] = {"fingerprint": fingerprint, "files": sorted(f.name for f in files)}
+            result.written.append(name)
+    for name in sorted(set(previous) - set(layers)):
+        for f in previous[name].get("files", []):
+            (out / f).unlink(missing_ok=True)
+        result.removed.append(name)
+    write_if_changed(str(state_path), (json.dumps({"layers": state}, indent=1, sort_keys=True) + "\n").encode())
+    return result
 
 
 __all__ = ["LayerError", "LayerSet", "doi", "index_abbreviations", "md_link", "series_identifier", "write_layers"]
