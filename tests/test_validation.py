@@ -23,7 +23,6 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from pystac.extensions.sat import OrbitState, SatExtension
 
 from sen2val_stac.cli import main
-from sen2val_stac.validate import validation
 from sen2val_stac.validate.validation import (
     NO_SCHEMA,
     CatalogUnreadable,
@@ -232,6 +231,30 @@ def test_breakage_is_reported_with_the_file(
     assert f"{broken}" in out and "3 of 4 files valid, 1 invalid" in out
 
 
+def test_json_report_lists_every_file_with_its_problems(
+    catalogue: Path, mirror: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(catalogue / ITEM1, _bad_file_size)
+    edit(catalogue / ITEM2, _drop_datetime)
+    edit(catalogue / ITEM2, _add_epsg)
+    assert main(["validate", str(catalogue), "--schemas", str(mirror), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and str(mirror) in report["schemas"]
+    assert (report["files_checked"], report["files_invalid"], report["problems"]) == (4, 2, 3)
+    by_path = {Path(f["path"]).relative_to(catalogue).as_posix(): f for f in report["files"]}
+    assert list(by_path) == ["catalog.json", "ndvi/collection.json", ITEM1, ITEM2]  # the order reached
+    assert by_path["catalog.json"] == {"path": str(catalogue / "catalog.json"), "valid": True, "errors": []}
+    (size,) = by_path[ITEM1]["errors"]
+    assert size["location"] == "$.assets.index['file:size']" and size["schema"] == f"{EXT}/file/v2.1.0/schema.json"
+    assert {e["schema"] for e in by_path[ITEM2]["errors"]} == {ITEM_SCHEMA, f"{EXT}/projection/v2.0.0/schema.json"}
+    # a valid catalogue: exit 0, every file valid
+    edit(catalogue / ITEM1, lambda d: d["assets"]["index"].update({"file:size": 1}))
+    build_catalogue(catalogue)
+    assert main(["validate", str(catalogue), "--schemas", str(mirror), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and all(f["valid"] for f in report["files"]) and report["problems"] == 0
+
+
 def test_error_location_points_into_the_document(catalogue: Path, mirror: Path) -> None:
     edit(catalogue / ITEM1, _bad_file_size)
     (problem,) = validate_catalog(catalogue, SchemaStore(mirror=mirror)).errors
@@ -302,15 +325,17 @@ def test_unreadable_catalogue_exits_2(tmp_path: Path, mirror: Path, capsys: pyte
         validate_catalog(tmp_path, SchemaStore(mirror=mirror))
 
 
-def test_worker_processes_give_the_same_result(tmp_path: Path, mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_screen_and_jsonschema_alone_give_the_same_result(tmp_path: Path, mirror: Path) -> None:
+    """The compiled screen only decides which documents jsonschema explains: findings are those of jsonschema."""
     root = build_catalogue(tmp_path / "stac", items=12)
     edit(root / "ndvi/NDVI_40KCB_20220110/NDVI_40KCB_20220110.json", _bad_file_size)
+    edit(root / "ndvi/NDVI_40KCB_20220109/NDVI_40KCB_20220109.json", _add_epsg)
     (root / "ndvi/NDVI_40KCB_20220111/NDVI_40KCB_20220111.json").write_text("[")
-    sequential = validate_catalog(root, SchemaStore(mirror=mirror))
-    monkeypatch.setattr(validation, "LOCAL_DOCUMENTS", 3)  # force worker processes on a small catalogue
-    monkeypatch.setattr(validation, "CHUNK_DOCUMENTS", 4)
-    parallel = validate_catalog(root, SchemaStore(mirror=mirror), workers=2)
-    assert parallel == sequential and len(parallel.invalid_files) == 2
+    screened = SchemaStore(mirror=mirror)
+    result = validate_catalog(root, screened)
+    assert result == validate_catalog(root, SchemaStore(mirror=mirror, screen=False))
+    assert len(result.invalid_files) == 3
+    assert screened.screen(ITEM_SCHEMA) is not None  # the screen was really used
 
 
 def test_url_to_path() -> None:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 
-from sen2val_stac.validate.validation import (
-    CatalogUnreadable,
-    SchemaStore,
-    default_workers,
-    validate_catalog,
-)
+from sen2val_stac.validate.validation import SchemaStore, validate_catalog
 
 NAME = "validate"
 HELP = "Validate every catalog, collection and item against the STAC core and extension JSON schemas."
@@ -32,30 +27,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="download cache used without --schemas (default $SEN2VAL_SCHEMA_CACHE or ~/.cache/sen2val-stac/schemas)",
     )
     parser.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="processes validating large catalogues (default 0: one per CPU, at most 8; 1: this process only)",
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one line per problem and a summary; json: every file with its problems, on stdout",
     )
+    # accepted so that existing cron lines keep working; validation runs in this process since it was fast
+    parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print each problem with its file and a summary; exit 0 if all valid, 1 if not, 2 if unreadable."""
+    """Print each problem with its file and a summary; exit 0 if all valid, 1 if not (2: unreadable, raised)."""
     store = SchemaStore(mirror=args.schemas, cache=args.cache)
-    workers = args.workers if args.workers > 0 else default_workers()
-    try:
-        result = validate_catalog(args.catalog, store, workers=workers)
-    except (CatalogUnreadable, OSError) as exc:
-        print(f"error: cannot read the catalogue: {exc}", file=sys.stderr)
-        return 2
-    for error in result.errors:
-        print(error)
-    bad = len(result.invalid_files)
-    summary = f"{len(result.files) - bad} of {len(result.files)} files valid"
-    if bad:
-        summary += f", {bad} invalid ({len(result.errors)} problems)"
-    if result.skipped_links:
-        summary += f"; {len(result.skipped_links)} remote links not followed"
-    print(f"{summary} ({store.describe()})")
+    result = validate_catalog(args.catalog, store)
+    if args.format == "json":
+        print(json.dumps({**result.to_json(), "schemas": store.describe()}, indent=1))
+    else:
+        for error in result.errors:
+            print(error)
+        print(f"{result.summary()} ({store.describe()})")
     return 0 if result.ok else 1
