@@ -52,3 +52,14 @@ def test_error_printed_once_with_its_status(demo, tmp_path, capsys: pytest.Captu
     assert main(["query", str(tmp_path)]) == 2  # not a catalogue: the OSError names the file
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "catalog.json" in err
+
+
+def test_public_api_resolves_lazily_with_docstrings() -> None:
+    code = ("import sys, json, sen2val_stac as s\n"
+            f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+            "docs = {n: bool(getattr(s, n).__doc__) for n in s.__all__ if n != '__version__'}\n"
+            "print(json.dumps([heavy, docs]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    heavy, docs = json.loads(out)
+    assert heavy == [], "import sen2val_stac must stay light"
+    assert docs and all(docs.values()), docs
