@@ -7,13 +7,15 @@ catalogue; the next run redoes what the state does not yet record.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +24,10 @@ from sen2val_stac.catalog.parquet import is_stale, write_parquet
 from sen2val_stac.catalog.render import Layout, collection_dict, item_dict
 from sen2val_stac.catalog.root import write_root_catalog
 from sen2val_stac.core import constants as C
-from sen2val_stac.core.atomic import dump_json, write_atomic, write_json
+from sen2val_stac.core.atomic import dump_json, write_atomic, write_if_changed, write_json
+from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import templates_dir
-from sen2val_stac.tree.record import RECORD_VERSION, ItemError, extract_record
+from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, ItemError, Record, extract
 from sen2val_stac.tree.scan import ItemSource, Skip, scan_tree
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,7 @@ def load_state(catalog_dir: str) -> dict[str, Any]:
     """The indexer state of a catalogue (empty when missing, unreadable or from another version)."""
     try:
         with open(_state_path(catalog_dir), encoding="utf-8") as f:
-            state = json.load(f)
+            state: dict[str, Any] = json.load(f)
         if state.get("version") == STATE_VERSION:
             return state
     except (OSError, ValueError):
@@ -97,7 +100,7 @@ def render_signature(config: dict[str, Any], indices_rel: str) -> str:
     return h.hexdigest()
 
 
-def _settings(config: dict[str, Any], catalog_dir: str, source: ItemSource) -> dict[str, Any]:
+def _settings(config: dict[str, Any], catalog_dir: str, source: ItemSource) -> ExtractSettings:
     return {
         "read_size": int(config["footprint"]["read_size"]),
         "simplify_m": float(config["footprint"]["simplify_m"]),
@@ -107,39 +110,100 @@ def _settings(config: dict[str, Any], catalog_dir: str, source: ItemSource) -> d
     }
 
 
-def _extract_safe(source: ItemSource, settings: dict[str, Any]) -> tuple[str, Any]:
-    """Worker entry point: never raises, so one bad product never stops the run."""
+Outcome = tuple[str, Any, "bytes | None"]
+"""``("ok", record, thumbnail PNG or None)`` or ``("skip", {"path", "reason"}, None)``."""
+
+
+def _extract_safe(source: ItemSource, settings: ExtractSettings, gdal_threads: int | None = None) -> Outcome:
+    """Worker entry point: never raises, so one bad product never stops the run.
+
+    ``gdal_threads``: GDAL's decoding threads in this task (``GDAL_NUM_THREADS``); None keeps GDAL's default.
+    """
+    import rasterio
+
     try:
-        return "ok", extract_record(source, settings)
+        with rasterio.Env(**({"GDAL_NUM_THREADS": str(gdal_threads)} if gdal_threads else {})):
+            result = extract(source, settings)
+        return "ok", result.record, result.thumbnail_png
     except ItemError as exc:
-        return "skip", {"path": exc.path, "reason": exc.reason}
-    except Exception as exc:  # noqa: BLE001 - reported per product, the run goes on
+        return "skip", {"path": exc.path, "reason": exc.reason}, None
+    except Exception as exc:  # reported per product, the run goes on
         log.debug("unexpected error on %s", source.folder, exc_info=True)
-        return "skip", {"path": source.folder, "reason": f"unexpected error: {type(exc).__name__}: {exc}"}
+        return "skip", {"path": source.folder, "reason": f"unexpected error: {type(exc).__name__}: {exc}"}, None
 
 
-def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: str, workers: int, advance: Any) -> dict[str, tuple[str, Any]]:
-    results: dict[str, tuple[str, Any]] = {}
-    if workers <= 1 or len(todo) < POOL_THRESHOLD:
-        for source in todo:
-            results[source.item_id] = _extract_safe(source, _settings(config, catalog_dir, source))
-            advance()
-        return results
+def gdal_threads_per_worker(workers: int) -> int | None:
+    """GDAL decoding threads for each of ``workers`` parallel readers: the cores left to each, at least 1.
+
+    Measured (docs/performance.md): GDAL's JPEG2000 driver decodes on every core by default, so worker
+    processes that each start decoding threads only compete. ``GDAL_NUM_THREADS`` set by the user wins (None).
+    """
+    if os.environ.get("GDAL_NUM_THREADS"):
+        return None
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+@contextlib.contextmanager
+def _executor(workers: int, scheduler: str | None) -> Iterator[tuple[Executor, int]]:
+    """A local pool of ``workers`` processes, or the workers of the Dask scheduler at ``scheduler``; and its slots."""
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=30, set_as_default=False)  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"--scheduler {scheduler}: cannot connect to the Dask scheduler ({exc})") from exc
+        with client:
+            slots = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
+            yield client.get_executor(pure=False), max(1, slots)  # type: ignore[no-untyped-call]
+        return
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["sen2val_stac.tree.record", "rasterio", "numpy", "shapely"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_extract_safe, s, _settings(config, catalog_dir, s)): s.item_id for s in todo}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            advance()
+        yield pool, workers
+
+
+def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: str, workers: int, advance: Any,
+                 scheduler: str | None = None) -> dict[str, tuple[str, Any]]:
+    """Extract every source; thumbnails are written here as results arrive (workers write nothing).
+
+    At most a few tasks per worker are in flight, so the coordinator's memory does not grow with the
+    number of products beyond their records.
+    """
+    results: dict[str, tuple[str, Any]] = {}
+
+    def keep(source: ItemSource, outcome: Outcome) -> None:
+        status, value, png = outcome
+        if png is not None:
+            write_if_changed(_settings(config, catalog_dir, source)["thumbnail_path"] or "", png)
+        results[source.item_id] = (status, value)
+        advance()
+
+    if not scheduler and (workers <= 1 or len(todo) < POOL_THRESHOLD):
+        for source in todo:
+            keep(source, _extract_safe(source, _settings(config, catalog_dir, source)))
+        return results
+    threads = 1 if scheduler and not os.environ.get("GDAL_NUM_THREADS") else gdal_threads_per_worker(workers)
+    with _executor(workers, scheduler) as (pool, slots):
+        window = 4 * slots
+        pending: dict[Future[Outcome], ItemSource] = {}
+        queue = iter(todo)
+        while True:
+            for source in queue:
+                pending[pool.submit(_extract_safe, source, _settings(config, catalog_dir, source), threads)] = source
+                if len(pending) >= window:
+                    break
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                keep(pending.pop(future), future.result())
     return results
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-    except FileNotFoundError:
-        pass
 
 
 def index_tree(
@@ -148,8 +212,13 @@ def index_tree(
     config: dict[str, Any],
     workers: int | None = None,
     progress: bool | None = None,
+    scheduler: str | None = None,
 ) -> IndexReport:
-    """Index ``indices_dir`` into the static catalogue at ``catalog_dir`` (incremental, idempotent)."""
+    """Index ``indices_dir`` into the static catalogue at ``catalog_dir`` (incremental, idempotent).
+
+    ``scheduler``: address of a Dask distributed scheduler (``tcp://host:8786``) whose workers read the
+    rasters (they must see ``indices_dir`` at the same path); the catalogue written is the same bytes.
+    """
     from sen2val_stac.core.progress import progress_bar
 
     started = time.perf_counter()
@@ -163,7 +232,7 @@ def index_tree(
     state = load_state(catalog_dir)
     old_items: dict[str, Any] = state["items"]
     old_failed: dict[str, Any] = state.get("failed", {})
-    records: dict[str, Any] = {}
+    records: dict[str, Record] = {}
     failed: dict[str, Any] = {}
     todo: list[ItemSource] = []
     for source in sources:
@@ -177,7 +246,7 @@ def index_tree(
             todo.append(source)
 
     with progress_bar("Reading rasters", len(todo), progress) as advance:
-        results = _extract_all(todo, config, catalog_dir, workers, advance)
+        results = _extract_all(todo, config, catalog_dir, workers, advance, scheduler)
     fresh: set[str] = set()
     for source in todo:
         status, value = results[source.item_id]
@@ -190,7 +259,7 @@ def index_tree(
     indices_rel = os.path.relpath(indices_dir, catalog_dir).replace(os.sep, "/")
     signature = render_signature(config, indices_rel)
     rerender_all = signature != state.get("render")
-    by_index: dict[str, list[dict[str, Any]]] = {}
+    by_index: dict[str, list[Record]] = {}
     for item_id in sorted(records):
         record = records[item_id]
         by_index.setdefault(record["index"], []).append(record)
@@ -227,7 +296,7 @@ def index_tree(
 
     report.skipped = [s.as_dict() for s in skips]
     report.skipped += [{"path": f["path"], "reason": f["reason"]} for f in failed.values()]
-    report.skipped += [s for r in records.values() for s in r["skips"]]
+    report.skipped += [{"path": s["path"], "reason": s["reason"]} for r in records.values() for s in r["skips"]]
     report.skipped.sort(key=lambda s: s["path"])
     report.items_total = len(records)
     report.collections = sorted(Layout.collection_id(i) for i in by_index)
@@ -236,4 +305,4 @@ def index_tree(
     return report
 
 
-__all__ = ["IndexReport", "index_tree", "load_state", "write_root_catalog", "Skip"]
+__all__ = ["IndexReport", "Skip", "index_tree", "load_state", "write_root_catalog"]

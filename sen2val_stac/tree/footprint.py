@@ -82,7 +82,8 @@ def _unwrap(geom: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
 
 def _orient(geom: Any) -> dict[str, Any]:
     geom = shapely.orient_polygons(geom) if hasattr(shapely, "orient_polygons") else geom
-    return mapping(geom)
+    out: dict[str, Any] = mapping(geom)
+    return out
 
 
 _TRANSFORMERS: dict[int, Transformer] = {}
