@@ -11,6 +11,9 @@ command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 dpkg -s libc-ares2 >/dev/null 2>&1 || need+=(libc-ares2)
 # nginx runs the user guide's documented server block for real (tests/test_downstream.py).
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+# PostgreSQL 15 + PostGIS 3: the pgstac tests start a throw-away cluster (tests/pg_server.py).
+ls /usr/lib/postgresql/15/bin/initdb >/dev/null 2>&1 || need+=(postgresql-15)
+dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=600 update -qq

@@ -1,10 +1,12 @@
-"""The whole chain from one configuration: index, footprints, netcdf, geoflow, metadata.
+"""The whole chain from one configuration: index, pgstac, footprints, netcdf, geoflow, metadata.
 
 Each step is incremental by itself. The chain holds the catalogue lock (:func:`sen2val_stac.core.lock.catalog_lock`)
 throughout, so two cron runs never write one catalogue at once; the indexer is called directly (the ``index``
 command would try to take the same lock). Order: netcdf runs before geoflow and metadata so that their records
-link the cubes it writes. A failed index stops the chain (the other steps are reported as skipped); a failed
-derived step does not stop the other derived steps. A step whose module is missing fails with that reason.
+link the cubes it writes; pgstac (opt-in: not in the default ``run.steps``) right after index, since it reads only
+the index collections: the database follows the catalogue without waiting for the derived steps. A failed index
+stops the chain (the other steps are reported as skipped); a failed derived step does not stop the other derived
+steps. A step whose module is missing fails with that reason.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sen2val_stac.core.lock import catalog_lock
 
 log = logging.getLogger(__name__)
 
-STEPS = ("index", "footprints", "netcdf", "geoflow", "metadata")
+STEPS = ("index", "pgstac", "footprints", "netcdf", "geoflow", "metadata")
 OK, FAILED, SKIPPED = "ok", "FAILED", "skipped"
 
 
@@ -67,6 +69,14 @@ def _index(config: dict[str, Any], catalog: Path) -> str:
             f"removed {len(report.removed)}, skipped {len(report.skipped)} input(s)")
 
 
+def _pgstac(config: dict[str, Any], catalog: Path) -> str:
+    from sen2val_stac.serve.pgstac import load_catalog
+
+    report = load_catalog(catalog, config["pgstac"]["dsn"], root_href=config.get("root_href"),
+                          asset_href_base=config.get("asset_href_base"))
+    return report.summary()
+
+
 def _footprints(config: dict[str, Any], catalog: Path) -> str:
     from sen2val_stac.derive.layers import write_layers
 
@@ -101,7 +111,8 @@ def _metadata(config: dict[str, Any], catalog: Path) -> str:
 
 
 RUNNERS: dict[str, Callable[[dict[str, Any], Path], str]] = {
-    "index": _index, "footprints": _footprints, "netcdf": _netcdf, "geoflow": _geoflow, "metadata": _metadata,
+    "index": _index, "pgstac": _pgstac, "footprints": _footprints, "netcdf": _netcdf, "geoflow": _geoflow,
+    "metadata": _metadata,
 }
 
 
@@ -122,6 +133,8 @@ def check_config(config: dict[str, Any], steps: tuple[str, ...]) -> None:
     for key in needed:
         if not config.get(key):
             raise ConfigError(f"{where}: key '{key}' is required by `run`")
+    if "pgstac" in steps and not (config.get("pgstac") or {}).get("dsn"):
+        raise ConfigError(f"{where}: key 'pgstac.dsn' is required by the pgstac step")
     if "index" in steps and not os.path.isdir(config["indices_dir"]):
         raise ConfigError(f"{where}: key 'indices_dir': {config['indices_dir']} is not a folder")
 

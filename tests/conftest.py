@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pg_server import pg_server  # noqa: F401 - session fixture: a throw-away PostgreSQL + PostGIS cluster
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO.parent / "shared" / "stac-schemas"
