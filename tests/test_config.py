@@ -164,6 +164,8 @@ def test_user_guide_config_reference_is_the_example() -> None:
     ("footprints:\n  format: tiff\n", {"footprints": {"format": "tiff"}},
      "key 'footprints.format' must be one of shp, gpkg, parquet (got 'tiff')"),
     ("catalogue_dir: x\n", {"catalogue_dir": "x"}, "unknown key 'catalogue_dir' (did you mean 'catalog_dir'?)"),
+    ("netcdf:\n  format: gpkg\n", {"netcdf": {"format": "gpkg"}},
+     "unknown key 'netcdf.format' (did you mean 'footprints.format'?)"),
     ("netcdf:\n  scheduler: thread\n", {"netcdf": {"scheduler": "thread"}}, "key 'netcdf.scheduler' must be threads"),
     ("workers: 0\n", {"workers": 0}, "key 'workers' must be at least 1 (got 0)"),
     ("doi:\n  NDVI: https://doi.org/10.5281/zenodo.1\n", {"doi": {"NDVI": "https://doi.org/10.5281/zenodo.1"}},
@@ -175,6 +177,9 @@ def test_user_guide_config_reference_is_the_example() -> None:
      "key 'run.steps': item 'publish' must be one of index, "),
     ("md_link_template: 'https://x.org/{id}'\n", {}, "key 'md_link_template' may use only the placeholders"),
     ("geoflow:\n  publication_date: 15/01/2023\n", {}, "key 'geoflow.publication_date' must be a date YYYY-MM-DD"),
+    ("pgstac:\n  dsn: stac@localhost\n", {"pgstac": {"dsn": "stac@localhost"}},
+     "key 'pgstac.dsn' must be a PostgreSQL connection string (postgresql://user@host:5432/db or host=... "
+     "dbname=...) (got a value not shown)"),
 ])
 def test_wrong_values_rejected_with_file_and_dotted_key(tmp_path, text, document, message) -> None:
     """Each wrong value is refused at load time by the models, and by the JSON Schema written from them."""

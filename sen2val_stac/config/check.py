@@ -153,14 +153,22 @@ def _shown(value: Any, loc: tuple[int | str, ...] = ()) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """`` (did you mean 'x'?)``: a close sibling key, else the same key in another section, else ''."""
+    model = _model_at(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
+    if close:
+        return f" (did you mean '{dotted((*loc[:-1], close[0]))}'?)"
+    elsewhere = [prefix + str(loc[-1]) for section, prefix in _sections() if loc[-1] in section.model_fields]
+    return f" (did you mean '{elsewhere[0]}'?)" if len(elsewhere) == 1 else ""
+
+
 def describe(error: ErrorDetails, in_defaults: bool) -> str:
     """One error as ``key 'a.b' <reason> (got <value>)`` or ``unknown key 'a.b' (did you mean 'a.c'?)``."""
     loc, kind = tuple(error["loc"]), error["type"]
     key = dotted(loc)
     if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
-        hint = f" (did you mean '{dotted((*loc[:-1], close[0]))}'?)" if close else ""
+        hint = _did_you_mean(loc)
         if in_defaults:
             return f"key '{key}' has no field in sen2val_stac/config/model.py{hint}"
         return f"unknown key '{key}'{hint}"

@@ -194,6 +194,15 @@ class Metadata(Section):
     """Where the records are written; null: <catalog_dir>/../metadata."""
 
 
+class Pgstac(Section):
+    """``sen2val-stac pgstac load`` and the ``pgstac`` step of ``run``: the catalogue in a pgstac database."""
+
+    dsn: Annotated[str, matches(r"^(postgres(ql)?://\S+|\s*\w+\s*=.*)$",
+                                "must be a PostgreSQL connection string (postgresql://user@host:5432/db or "
+                                "host=... dbname=...)")] | None
+    """PostgreSQL database with PostGIS and the pgstac schema; null: no database. Password: PGPASSWORD or ~/.pgpass."""
+
+
 class Run(Section):
     """``sen2val-stac run``: the chain."""
 
@@ -234,6 +243,7 @@ class Settings(Section):
     """Contacts of the metadata records (geoflow contact table, ISO 19115, Dublin Core)."""
     geoflow: Geoflow
     metadata: Metadata
+    pgstac: Pgstac
     run: Run
 
     _source: str | None = PrivateAttr(default=None)
