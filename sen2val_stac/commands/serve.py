@@ -1,4 +1,4 @@
-"""``sen2val-stac serve``: serve the static catalogue over HTTP (CORS, byte ranges)."""
+"""``sen2val-stac serve``: serve the static catalogue over HTTP (CORS, byte ranges); ``--api`` adds a STAC API."""
 
 from __future__ import annotations
 
@@ -18,12 +18,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     parser.add_argument("--data", action="append", default=[], metavar="DIR",
                         help="also serve DIR (e.g. the INDICES tree the asset hrefs point to); repeatable")
+    parser.add_argument("--api", action="store_true",
+                        help="also serve a STAC API (search, CQL2 filters, paging) over CATALOG_DIR/items.parquet "
+                             "at the root URL; the static files keep their URLs (docs/stac-api.md)")
+    parser.add_argument("--cubes", metavar="DIR", help="also publish the NetCDF cubes of DIR over ERDDAP griddap "
+                                                       "and OPeNDAP under /cubes (docs/downstream.md)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; exit 2 when the catalogue or a data folder cannot be served."""
     try:
-        serve(args.catalog, args.host, args.port, args.data)
+        if args.cubes:
+            from sen2val_stac.serve.cubes import serve_cubes  # xpublish, fastapi: only when asked for
+
+            serve_cubes(args.catalog, args.cubes, args.host, args.port, args.data, api=args.api)
+        elif args.api:
+            from sen2val_stac.serve.api.app import serve_api  # fastapi, duckdb ...: only when asked for
+
+            serve_api(args.catalog, args.host, args.port, args.data)
+        else:
+            serve(args.catalog, args.host, args.port, args.data)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

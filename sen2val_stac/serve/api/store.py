@@ -1,0 +1,141 @@
+"""The catalogue as the API sees it: an immutable in-memory snapshot, replaced when the catalogue changes.
+
+A snapshot holds the queryable columns of ``items.parquet`` in a DuckDB table ``items`` (one row per
+item, ``_row`` its position), the item geometries as shapely objects with an STRtree (bbox and
+``intersects`` searches), and the index collections read from their ``collection.json``. Item JSON is
+not kept: pages are read from the static files (the source of truth).
+
+:meth:`Store.snapshot` compares a signature (size and mtime of ``items.parquet``, ``catalog.json`` and
+every ``*/collection.json``: a few ``stat`` calls) on each request and loads a new snapshot when it
+changed, so a new ``index`` run is seen without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+
+from sen2val_stac.catalog.parquet import ensure_parquet, parquet_path
+from sen2val_stac.catalog.read import collections as read_collections
+from sen2val_stac.catalog.read import read_json
+from sen2val_stac.core import constants as C
+from sen2val_stac.serve.api import sqlgeo
+
+log = logging.getLogger(__name__)
+
+# Item-level stac-geoparquet columns that are not properties (geometry stays: CQL2 spatial functions use it).
+NOT_PROPERTIES = {"type", "stac_version", "stac_extensions", "id", "bbox", "links", "assets", "collection", "geometry"}
+Signature = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One state of the catalogue. ``collections``: id -> (collection.json path, JSON), in catalogue order."""
+
+    con: duckdb.DuckDBPyConnection
+    geometries: np.ndarray[Any, Any]
+    tree: shapely.STRtree
+    collections: dict[str, tuple[Path, dict[str, Any]]]
+    root: dict[str, Any]
+    properties: dict[str, pa.DataType]
+    signature: Signature
+
+    @property
+    def columns(self) -> set[str]:
+        """Every column of the ``items`` table a filter or sortby may name."""
+        return {"id", "collection", "geometry", *self.properties}
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own for one request (DuckDB connections are not shared between threads)."""
+        return self.con.cursor()
+
+
+def _queryable(field: pa.Field) -> bool:
+    """Columns a filter can use: scalars and lists of scalars (not structs such as processing:software)."""
+    kind = field.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        kind = kind.value_type
+    return not (pa.types.is_struct(kind) or pa.types.is_map(kind) or pa.types.is_list(kind))
+
+
+def _read_table(path: Path) -> pa.Table:
+    """The queryable columns of ``items.parquet``, plus ``_row``; an empty table when there is no index."""
+    if not path.exists():
+        schema = pa.schema([("id", pa.string()), ("collection", pa.string()),
+                            ("datetime", pa.timestamp("us", tz="UTC")), ("geometry", pa.binary())])
+        table = schema.empty_table()
+    else:
+        names = [f.name for f in pq.read_schema(path) if f.name in ("id", "collection", "geometry")
+                 or (f.name not in NOT_PROPERTIES and _queryable(f))]
+        table = pq.read_table(path, columns=names)
+    geometry = table.column("geometry").cast(pa.binary())  # drop the geoarrow extension type
+    table = table.set_column(table.schema.get_field_index("geometry"), pa.field("geometry", pa.binary()), geometry)
+    return table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+
+def signature(catalog_dir: Path) -> Signature:
+    """Size and mtime of every file whose change means a new snapshot."""
+    paths = [parquet_path(catalog_dir), catalog_dir / C.CATALOG_FILE, *sorted(catalog_dir.glob(f"*/{C.COLLECTION_FILE}"))]
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((path.name if path.parent == catalog_dir else f"{path.parent.name}/{path.name}", st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def load_snapshot(catalog_dir: Path) -> Snapshot:
+    """Read the catalogue into a new snapshot (the parquet index is rebuilt first when stale, if writable)."""
+    try:
+        path = ensure_parquet(catalog_dir)
+    except OSError as exc:  # a read-only catalogue with a stale index: serve what is there
+        log.warning("%s: cannot rebuild the parquet index (%s); serving it as it is", catalog_dir, exc)
+        path = parquet_path(catalog_dir)
+    sig = signature(catalog_dir)  # before reading: a change while reading means one more reload, never a missed one
+    table = _read_table(path)
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("_arrow", table)
+    con.execute("CREATE TABLE items AS SELECT * FROM _arrow")
+    con.unregister("_arrow")
+    sqlgeo.register(con)
+    con.execute("SET enable_external_access = false")  # filters are SQL: no file or network access from them
+    con.execute("SET lock_configuration = true")
+    geometries = shapely.from_wkb(np.asarray(table.column("geometry").to_pylist(), dtype=object))
+    root = read_json(catalog_dir / C.CATALOG_FILE)
+    colls = {coll["id"]: (p, coll) for p, coll in read_collections(catalog_dir) if "sen2chain:index" in coll}
+    props = {f.name: f.type for f in table.schema if f.name not in NOT_PROPERTIES and f.name != "_row"}
+    return Snapshot(con=con, geometries=geometries, tree=shapely.STRtree(geometries), collections=colls,
+                    root=root, properties=props, signature=sig)
+
+
+class Store:
+    """The current snapshot of one catalogue folder, reloaded when its files change."""
+
+    def __init__(self, catalog_dir: str | os.PathLike[str]) -> None:
+        self.catalog_dir = Path(catalog_dir).resolve()
+        self._lock = threading.Lock()
+        self._snapshot = load_snapshot(self.catalog_dir)
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot matching the files now on disk (reloaded first if any changed)."""
+        current = self._snapshot
+        if signature(self.catalog_dir) == current.signature:
+            return current
+        with self._lock:
+            if signature(self.catalog_dir) != self._snapshot.signature:
+                log.info("%s changed: reloading the API index", self.catalog_dir)
+                self._snapshot = load_snapshot(self.catalog_dir)
+            return self._snapshot
