@@ -74,8 +74,10 @@ def _datetime_named(instance: Any, attribute: Any, value: Any) -> None:
 class _FilterPost(FilterExtensionPostRequest):
     """POST filters in CQL2 JSON (the default) or, as the filter extension allows, CQL2 text."""
 
-    filter_expr: str | dict[str, Any] | None = Field(None, alias="filter", description="A CQL2 filter (JSON or text).")
-    filter_lang: Literal["cql2-json", "cql2-text"] | None = Field("cql2-json", alias="filter-lang")
+    filter_expr: str | dict[str, Any] | None = Field(  # type: ignore[assignment]  # widened on purpose
+        None, alias="filter", description="A CQL2 filter (JSON or text).")
+    filter_lang: Literal["cql2-json", "cql2-text"] | None = Field(  # type: ignore[assignment]
+        "cql2-json", alias="filter-lang")
 
 
 @attr.s
