@@ -42,14 +42,27 @@ class CubeGrid:
     offset: float
 
 
+def _grid_mapping(nc: netCDF4.Dataset, var: netCDF4.Variable) -> tuple[CRS, str]:
+    """CRS and GDAL GeoTransform of a cube: from the variable's grid mapping (``crs``, or ``spatial_ref`` in
+    cubes written before 0.2), else from the global ``crs_wkt`` / ``crs_geotransform`` attributes."""
+    name = getattr(var, "grid_mapping", None)
+    if name in nc.variables:
+        mapping = nc[name]
+        return CRS.from_wkt(mapping.crs_wkt), str(mapping.GeoTransform)
+    try:
+        return CRS.from_wkt(nc.crs_wkt), str(nc.crs_geotransform)
+    except AttributeError:
+        raise CubeError(f"{nc.filepath()}: no grid mapping variable and no crs_wkt global attribute") from None
+
+
 def read_grid(nc_path: Path, variable: str) -> CubeGrid:
     """Grid (EPSG, bounds, resolution, shape), times and packing of a cube, from the NetCDF file itself."""
     with netCDF4.Dataset(nc_path) as nc:
         var = nc[variable]
         packing = {"nodata": int(var._FillValue), "scale": float(getattr(var, "scale_factor", 1.0)),
                    "offset": float(getattr(var, "add_offset", 0.0))}
-        crs = CRS.from_wkt(nc["spatial_ref"].crs_wkt)
-        x0, res_x, _, y0, _, res_y = (float(v) for v in nc["spatial_ref"].GeoTransform.split())
+        crs, transform = _grid_mapping(nc, var)
+        x0, res_x, _, y0, _, res_y = (float(v) for v in transform.split())
         ny, nx = nc.dimensions["y"].size, nc.dimensions["x"].size
         times = netCDF4.num2date(nc["time"][:], nc["time"].units, nc["time"].calendar,
                                  only_use_cftime_datetimes=False)

@@ -23,6 +23,11 @@ SOURCES_ATTR = "sen2val_sources"
 # Seconds, not days: acquisition times are whole seconds, exact in float64 seconds, while float64 days
 # (06:36:11 = 0.27512731... d) decode in xarray to 06:36:10.999999744.
 TIME_UNITS = "seconds since 1970-01-01 00:00:00"
+# The grid-mapping variable: openEO's NetCDF loader recognises only this name (an older `spatial_ref` is read back
+# by catalogue.read_grid). ERDDAP griddap servers drop it, so the CRS is also written as global attributes.
+GRID_MAPPING = "crs"
+# Bumped when the file layout changes, so that incremental runs rewrite cubes written by an older encoder.
+ENCODING_VERSION = 2
 
 
 def sources_fingerprint(series: Series, output: dict[str, Any]) -> str:
@@ -33,7 +38,8 @@ def sources_fingerprint(series: Series, output: dict[str, Any]) -> str:
         asset = ref.item["assets"][series.asset]
         updated = ref.item["properties"].get("updated")
         entries[ref.id] = asset.get("file:checksum") or f"{asset.get('file:size')}@{updated}"
-    return json.dumps({"asset": series.asset, "items": entries, "output": output}, sort_keys=True,
+    return json.dumps({"asset": series.asset, "encoding": ENCODING_VERSION, "items": entries, "output": output},
+                      sort_keys=True,
                       separators=(",", ":"))
 
 
@@ -53,6 +59,13 @@ def _crs_variable(epsg: int, transform: tuple[float, ...]) -> xr.DataArray:
     attrs["spatial_ref"] = attrs["crs_wkt"]
     attrs["GeoTransform"] = " ".join(str(v) for v in transform)
     return xr.DataArray(np.int32(0), attrs=attrs)
+
+
+def crs_global_attributes(epsg: int, transform: tuple[float, ...]) -> dict[str, str]:
+    """The CRS as global attributes (``crs_wkt``, ``crs_code``, ``crs_geotransform``): what survives a server
+    that drops the grid-mapping variable (ERDDAP griddap)."""
+    return {"crs_wkt": CRS.from_epsg(epsg).to_wkt(), "crs_code": f"EPSG:{epsg}",
+            "crs_geotransform": " ".join(str(v) for v in transform)}
 
 
 def iso_duration(seconds: float) -> str:
@@ -142,7 +155,7 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
     var_attrs: dict[str, Any] = {
         "long_name": definition.get("long_name") or definition["title"],
         "units": definition.get("unit") or "1",
-        "grid_mapping": "spatial_ref",
+        "grid_mapping": GRID_MAPPING,
         "coverage_content_type": "physicalMeasurement",
     }
     if definition.get("standard_name"):
@@ -162,7 +175,7 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
     seconds = (data["time"].values - np.datetime64("1970-01-01T00:00:00", "ns")) / np.timedelta64(1, "s")
     data = data.assign_coords(time=seconds.astype("float64"))
     ds = xr.Dataset(
-        {name: data.assign_attrs(var_attrs), "spatial_ref": _crs_variable(epsg, transform)},
+        {name: data.assign_attrs(var_attrs), GRID_MAPPING: _crs_variable(epsg, transform)},
         coords={"time": data["time"].values, "y": y, "x": x},
     )
     ds["x"].attrs = {"standard_name": "projection_x_coordinate", "long_name": "x coordinate of projection",
@@ -171,7 +184,7 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
                      "units": "m", "axis": "Y"}
     ds["time"].attrs = {"standard_name": "time", "long_name": "acquisition time (sensing start)", "axis": "T",
                         "units": TIME_UNITS, "calendar": "standard"}
-    ds.attrs = global_attributes(series, config, skipped, fingerprint)
+    ds.attrs = {**global_attributes(series, config, skipped, fingerprint), **crs_global_attributes(epsg, transform)}
     chunks = config["netcdf"]["chunks"]
     encoding = {
         name: {"dtype": "int16", "_FillValue": np.int16(nodata), "zlib": True, "shuffle": True,
@@ -180,7 +193,7 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
         "time": {"dtype": "float64", "_FillValue": None},
         "x": {"dtype": "float64", "_FillValue": None},
         "y": {"dtype": "float64", "_FillValue": None},
-        "spatial_ref": {"dtype": "int32"},
+        GRID_MAPPING: {"dtype": "int32"},
     }
     return ds, encoding
 
