@@ -3,7 +3,9 @@
 Schemas are resolved offline from a local mirror (``https://host/path`` -> ``MIRROR/host/path``) when one
 is given, and then the network is never used; otherwise they are read from a cache folder
 (``$SEN2VAL_SCHEMA_CACHE`` or ``~/.cache/sen2val-stac/schemas``, same layout) that is filled on first use
-by downloading each missing schema once, atomically. The JSON Schema metaschemas come with ``jsonschema``.
+by downloading each missing schema once, atomically. The JSON Schema metaschemas come with ``jsonschema``,
+and the schemas this project publishes (``catalog_templates/schemas/**/schema.json``, by their ``$id``, e.g.
+the ``sen2chain`` extension) are read from the package, never from the mirror or the network.
 
 Per schema URL the store builds, once:
 
@@ -37,6 +39,7 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT7
 
 from sen2val_stac.core.atomic import write_atomic
+from sen2val_stac.core.templates import templates_dir
 
 Fetch = Callable[[str], bytes]
 """Downloads the bytes of a schema URL."""
@@ -98,6 +101,19 @@ def fetch_via(base_url_map: Mapping[str, str], timeout: float = 30.0) -> Fetch:
     return fetch
 
 
+def bundled_schemas() -> dict[str, Path]:
+    """Schemas shipped in ``catalog_templates/schemas/``: their ``$id`` URL (without ``#``) -> file."""
+    found: dict[str, Path] = {}
+    for path in sorted((templates_dir() / "schemas").glob("**/*.json")):
+        try:
+            schema_id = json.loads(path.read_bytes()).get("$id")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(schema_id, str) and schema_id.startswith(("http://", "https://")):
+            found[urldefrag(schema_id).url] = path
+    return found
+
+
 def _screen_formats() -> dict[str, Callable[[Any], bool]]:
     """``format`` checks of the screen: exactly those of ``jsonschema``'s draft 7 checker (formats it does not
     check, e.g. ``iri`` without ``rfc3987``, pass), so the screen never rejects what jsonschema accepts."""
@@ -120,6 +136,7 @@ class SchemaStore:
     missing schema is downloaded once with ``fetch`` and written there atomically; ``fetched`` lists the
     URLs downloaded by this store, ``reads`` counts the schema files parsed. Schemas are read once,
     validators built once per URL, and failures are remembered so a missing schema costs one attempt.
+    ``local`` maps schema URLs to files read instead (default :func:`bundled_schemas`, the project's own).
     ``screen=False`` checks every document with ``jsonschema`` alone (slower, same findings).
     """
 
@@ -130,7 +147,9 @@ class SchemaStore:
         fetch: Fetch = download,
         format_check: bool = True,
         screen: bool = True,
+        local: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> None:
+        self.local = {url: Path(p) for url, p in (bundled_schemas() if local is None else local).items()}
         self.mirror = Path(mirror) if mirror else None
         self.cache = Path(cache) if cache else default_cache_dir()
         self.fetch = fetch
@@ -140,6 +159,7 @@ class SchemaStore:
         self.reads = 0
         self.registry: Registry[Any] = Registry(retrieve=self._retrieve)  # type: ignore[call-arg]
         self._documents: dict[str, Any] = {}
+        self._registry_size = 0
         self._failures: dict[str, SchemaUnavailable] = {}
         self._validators: dict[str, Validator | Exception] = {}
         self._screens: dict[str, Screen | None] = {}
@@ -172,6 +192,8 @@ class SchemaStore:
                 return jsonschema_specifications.REGISTRY.contents(url if url.endswith("#") else url + "#")
             except NoSuchResource:
                 pass  # not a metaschema jsonschema knows: read or download it like any other schema
+        if url in self.local:
+            return self._parse(url, self.local[url].read_bytes(), self.local[url])
         if self.mirror is not None:
             path = url_to_path(self.mirror, url)
             if not path.is_file():
@@ -197,6 +219,15 @@ class SchemaStore:
             where = f" ({path})" if path else " (as downloaded)"
             raise SchemaUnavailable(f"schema {url}{where} is not valid JSON: {exc}") from exc
 
+    def _crawled(self) -> Registry[Any]:
+        """:attr:`registry` holding every schema loaded so far, crawled once (a lookup then costs a dict access,
+        not a retrieval and a crawl); rebuilt when schemas were loaded since."""
+        if len(self._documents) != self._registry_size:
+            resources = [(url, Resource.from_contents(doc, default_specification=DRAFT7)) for url, doc in self._documents.items()]
+            self.registry = Registry(retrieve=self._retrieve).with_resources(resources).crawl()  # type: ignore[call-arg]
+            self._registry_size = len(self._documents)
+        return self.registry
+
     def _retrieve(self, uri: str) -> Resource[Any]:
         """Registry retrieval: every reference jsonschema meets is loaded from the mirror or the cache."""
         try:
@@ -214,8 +245,10 @@ class SchemaStore:
                 schema = self.load(url)
                 cls = validators.validator_for(schema, default=Draft7Validator)
                 cls.check_schema(schema)
+                if not self.use_screen:
+                    self._compile(url)  # loads every schema it refers to, as the screen does
                 # a reference to the URL, so relative references resolve against it even without "$id"
-                built = cls({"$ref": url}, registry=self.registry, format_checker=self.format_checker)
+                built = cls({"$ref": url}, registry=self._crawled(), format_checker=self.format_checker)
             except Exception as exc:
                 built = exc
             self._validators[url] = built
@@ -251,4 +284,14 @@ class SchemaStore:
         return screen
 
 
-__all__ = ["Fetch", "SchemaStore", "SchemaUnavailable", "Screen", "default_cache_dir", "download", "fetch_via", "url_to_path"]
+__all__ = [
+    "Fetch",
+    "SchemaStore",
+    "SchemaUnavailable",
+    "Screen",
+    "bundled_schemas",
+    "default_cache_dir",
+    "download",
+    "fetch_via",
+    "url_to_path",
+]
