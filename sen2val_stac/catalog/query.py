@@ -14,9 +14,10 @@ from shapely.geometry import box
 from sen2val_stac.catalog.parquet import ensure_parquet
 from sen2val_stac.catalog.read import ItemRef, read_json
 from sen2val_stac.catalog.render import Layout
+from sen2val_stac.catalog.sen2chain_extension import INDEX, TILE
 from sen2val_stac.core.errors import InputError
 
-COLUMNS = ["id", "collection", "datetime", "sen2chain:index", "sen2chain:tile", "eo:cloud_cover",
+COLUMNS = ["id", "collection", "datetime", INDEX, TILE, "eo:cloud_cover",
            "platform", "sat:relative_orbit", "assets", "bbox", "geometry"]
 
 
@@ -71,9 +72,9 @@ def query_frame(
     frame = gpd.read_parquet(path)
     keep = pd.Series(True, index=frame.index)
     if index:
-        keep &= frame["sen2chain:index"].str.upper() == index.upper()
+        keep &= frame[INDEX].str.upper() == index.upper()
     if tile:
-        keep &= frame["sen2chain:tile"].str.upper() == tile.upper()
+        keep &= frame[TILE].str.upper() == tile.upper()
     if start_dt:
         keep &= frame["datetime"] >= pd.Timestamp(start_dt)
     if end_dt:
@@ -89,7 +90,7 @@ def query_items(catalog_dir: str | os.PathLike[str], **filters: Any) -> list[Ite
     """Matching items as :class:`ItemRef` (filtered on the parquet index, read from the JSON)."""
     frame = query_frame(catalog_dir, **filters)
     refs = []
-    for item_id, index, tile in zip(frame["id"], frame["sen2chain:index"], frame["sen2chain:tile"]):
+    for item_id, index, tile in zip(frame["id"], frame[INDEX], frame[TILE], strict=True):
         path = Path(catalog_dir) / Layout.item(index, tile, item_id)
         refs.append(ItemRef(path=path, item=read_json(path)))
     return refs

@@ -1,15 +1,30 @@
-"""Render STAC JSON (items, collections, the root catalog) from indexer records.
+"""Render the STAC objects (items, collections, the root catalog) of indexer records, with pystac.
 
 Pure functions of (record, configuration, templates): no raster is read here, so the whole
-catalogue can be re-rendered after a configuration change in seconds.
+catalogue can be re-rendered after a configuration change in seconds. Objects are built with
+pystac and its extension classes (plus our own :mod:`~sen2val_stac.catalog.sen2chain_extension`);
+the ``*_dict`` functions return ``to_dict(transform_hrefs=False)`` for the project's atomic JSON
+writer, so the hrefs written are exactly the ones computed here (pystac never rewrites them).
 """
 
 from __future__ import annotations
 
 import posixpath
+from datetime import datetime
 from typing import Any
 
+import pystac
+from pystac.extensions.eo import EOExtension
+from pystac.extensions.file import FileExtension
+from pystac.extensions.grid import GridExtension
+from pystac.extensions.mgrs import MgrsExtension
+from pystac.extensions.projection import ProjectionExtension
+from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Statistics
+from pystac.extensions.sat import RELATIVE_ORBIT_PROP, OrbitState, SatExtension
+from pystac.extensions.scientific import ScientificExtension
+
 from sen2val_stac import __version__
+from sen2val_stac.catalog.sen2chain_extension import Sen2ChainExtension
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.templates import index_definition, load_json
 from sen2val_stac.tree.names import parse_tile
@@ -49,16 +64,28 @@ def href(from_file: str, to_file: str, root_href: str | None) -> str:
     return rel if rel.startswith(".") else "./" + rel
 
 
-def _links(from_file: str, root_href: str | None, *links: tuple[str, str, str, str | None]) -> list[dict[str, Any]]:
-    out = []
+LinkSpec = tuple[str, str, str, "str | None"]
+"""``(rel, target, media type, title)``: a file relative to the catalogue root, or an external URL."""
+
+
+def _set_links(obj: pystac.STACObject, from_file: str, root_href: str | None, *links: LinkSpec) -> None:
+    """Give ``obj`` exactly these links, plus ``self`` when publishing under ``root_href``.
+
+    Catalogue files are linked with :func:`href`; external URLs (``https://...``) stay as they are.
+
+    pystac's automatic root link of a new Catalog/Collection (to the object itself, href unknown) goes.
+    """
+    obj.clear_links()
     for rel, target, media, title in links:
-        link = {"rel": rel, "href": href(from_file, target, root_href), "type": media}
-        if title:
-            link["title"] = title
-        out.append(link)
+        target_href = target if "://" in target else href(from_file, target, root_href)
+        obj.add_link(pystac.Link(rel, target_href, media, title))
     if root_href:
-        out.append({"rel": "self", "href": href(from_file, from_file, root_href), "type": "application/json"})
-    return out
+        obj.add_link(pystac.Link("self", href(from_file, from_file, root_href), "application/json"))
+
+
+def _datetime(value: str) -> datetime:
+    """A record timestamp (``2022-01-04T06:36:11Z``) as an aware datetime; pystac writes it back unchanged."""
+    return datetime.fromisoformat(value)
 
 
 def _media_type(filename: str) -> str:
@@ -78,112 +105,122 @@ def asset_href(record: dict[str, Any], filename: str, item_file: str, config: di
     tail = f"{record['index']}/{record['tile']}/{posixpath.basename(record['folder'])}/{filename}"
     base = config.get("asset_href_base")
     if base:
-        return base.rstrip("/") + "/" + tail
+        return str(base).rstrip("/") + "/" + tail
     # Pure string arithmetic (never relpath on relative paths, which depends on the working directory).
     up = "../" * posixpath.dirname(item_file).count("/") + "../"
     return posixpath.normpath(up + posixpath.join(indices_rel, tail))
 
 
-def _raster_bands(asset: dict[str, Any], definition: dict[str, Any]) -> list[dict[str, Any]]:
+def _scaled(asset: dict[str, Any], definition: dict[str, Any]) -> bool:
+    """Whether the asset carries the index's scaled values (quicklooks are RGB renderings)."""
+    return asset["kind"] != "quicklook" and definition.get("scale") is not None
+
+
+def _raster_bands(asset: dict[str, Any], definition: dict[str, Any]) -> list[RasterBand]:
     bands = []
-    for i, dtype in enumerate(asset["dtypes"]):
-        band: dict[str, Any] = {"data_type": dtype, "spatial_resolution": asset["resolution"]}
-        if asset["nodata"] is not None:
-            band["nodata"] = int(asset["nodata"]) if float(asset["nodata"]).is_integer() else asset["nodata"]
-        if asset["kind"] != "quicklook":
-            if definition.get("scale") is not None:
-                band["scale"] = definition["scale"]
-                band["offset"] = definition.get("offset") or 0.0
-            if definition.get("unit"):
-                band["unit"] = definition["unit"]
-        band["statistics"] = asset["stats"][i]
+    nodata = asset["nodata"]
+    if nodata is not None and float(nodata).is_integer():
+        nodata = int(nodata)
+    for dtype, stats in zip(asset["dtypes"], asset["stats"], strict=True):
+        band = RasterBand.create(data_type=DataType(dtype), spatial_resolution=asset["resolution"], nodata=nodata,
+                                 statistics=Statistics.create(**stats))
+        if _scaled(asset, definition):
+            band.scale = definition["scale"]
+            band.offset = definition.get("offset") or 0.0
+        if asset["kind"] != "quicklook" and definition.get("unit"):
+            band.unit = definition["unit"]
         bands.append(band)
     return bands
 
 
-def asset_dict(record: dict[str, Any], asset: dict[str, Any], item_file: str, config: dict[str, Any], indices_rel: str) -> dict[str, Any]:
-    """One raster asset of an item."""
-    definition = index_definition(record["index"])
-    out: dict[str, Any] = {
-        "href": asset_href(record, asset["file"], item_file, config, indices_rel),
-        "type": _media_type(asset["file"]),
-        "title": _asset_title(asset, record["index"]),
-        "roles": ROLES[asset["kind"]],
-    }
+def _add_raster_asset(item: pystac.Item, record: dict[str, Any], asset: dict[str, Any], definition: dict[str, Any],
+                      config: dict[str, Any], indices_rel: str) -> None:
+    """Add one raster asset of ``record`` to ``item`` (whose self file is ``Layout.item``)."""
+    item_file = Layout.item(record["index"], record["tile"], record["item_id"])
+    out = pystac.Asset(
+        href=asset_href(record, asset["file"], item_file, config, indices_rel),
+        media_type=_media_type(asset["file"]),
+        title=_asset_title(asset, record["index"]),
+        roles=list(ROLES[asset["kind"]]),
+    )
+    item.add_asset(asset["key"], out)
     if asset["mask"] and asset["kind"] == "masked":
-        out["sen2chain:mask"] = asset["mask"]
+        Sen2ChainExtension.ext(out, add_if_missing=True).mask = asset["mask"]
     if asset["shape"] != record["shape"] or asset["transform"] != record["transform"]:
-        out["proj:shape"] = asset["shape"]
-        out["proj:transform"] = asset["transform"]
-    out["file:size"] = asset["size"]
-    if asset["checksum"]:
-        out["file:checksum"] = asset["checksum"]
-    out["raster:bands"] = _raster_bands(asset, definition)
-    return out
+        proj = ProjectionExtension.ext(out, add_if_missing=True)
+        proj.shape = asset["shape"]
+        proj.transform = asset["transform"]
+    file = FileExtension.ext(out, add_if_missing=True)
+    file.size = asset["size"]
+    file.checksum = asset["checksum"]
+    RasterExtension.ext(out, add_if_missing=True).bands = _raster_bands(asset, definition)
 
 
-def item_dict(record: dict[str, Any], config: dict[str, Any], indices_rel: str) -> dict[str, Any]:
+def _set_processing(item: pystac.Item, record: dict[str, Any]) -> None:
+    """Processing extension fields (pystac has no class for this extension)."""
+    item.properties["processing:level"] = C.PROCESSING_LEVEL
+    item.properties["processing:version"] = record["processing_version"]
+    if record["software"]:
+        item.properties["processing:software"] = record["software"]
+    if C.PROCESSING not in item.stac_extensions:
+        item.stac_extensions.append(C.PROCESSING)
+
+
+def build_item(record: dict[str, Any], config: dict[str, Any], indices_rel: str) -> pystac.Item:
     """The STAC item of a record. ``indices_rel``: the INDICES root relative to the catalogue root."""
     index, tile_name = record["index"], record["tile"]
     tile = parse_tile(tile_name)
     item_file = Layout.item(index, tile_name, record["item_id"])
-    root_href = config.get("root_href")
-    props: dict[str, Any] = {
-        "datetime": record["datetime"],
-        "created": record["created"],
-        "updated": record["updated"],
-        "platform": record["platform"],
-        "constellation": C.CONSTELLATION,
-        "instruments": C.INSTRUMENTS,
-        "proj:code": f"EPSG:{record['epsg']}",
-        "proj:shape": record["shape"],
-        "proj:transform": record["transform"],
-        "proj:bbox": record["proj_bbox"],
-        "grid:code": f"MGRS-{tile_name}",
-        "mgrs:utm_zone": tile.utm_zone,
-        "mgrs:latitude_band": tile.latitude_band,
-        "mgrs:grid_square": tile.grid_square,
-        "sat:relative_orbit": record["relative_orbit"],
-        "sat:orbit_state": "descending",
-        "processing:level": C.PROCESSING_LEVEL,
-        "processing:version": record["processing_version"],
-    }
-    if record["software"]:
-        props["processing:software"] = record["software"]
+    item = pystac.Item(
+        id=record["item_id"],
+        geometry=record["geometry"],
+        bbox=record["bbox"],
+        datetime=_datetime(record["datetime"]),
+        properties={"datetime": record["datetime"]},  # first in the properties; to_dict() rewrites the same value
+        collection=Layout.collection_id(index),
+    )
+    common = item.common_metadata
+    common.created = _datetime(record["created"])
+    common.updated = _datetime(record["updated"])
+    common.platform = record["platform"]
+    common.constellation = C.CONSTELLATION
+    common.instruments = list(C.INSTRUMENTS)
+    ProjectionExtension.ext(item, add_if_missing=True).apply(
+        code=f"EPSG:{record['epsg']}", shape=record["shape"], transform=record["transform"], bbox=record["proj_bbox"])
+    GridExtension.ext(item, add_if_missing=True).code = f"MGRS-{tile_name}"
+    MgrsExtension.ext(item, add_if_missing=True).apply(tile.latitude_band, tile.grid_square, tile.utm_zone)
+    sat = SatExtension.ext(item, add_if_missing=True)
+    sat.relative_orbit = record["relative_orbit"]
+    sat.orbit_state = OrbitState.DESCENDING
+    _set_processing(item, record)
     if record["cloud_cover"] is not None:
-        props["eo:cloud_cover"] = record["cloud_cover"]
-    props.update({
-        "sen2chain:index": index,
-        "sen2chain:tile": tile_name,
-        "sen2chain:product_id": record["product_id"],
-        "sen2chain:masks": record["masks"],
-    })
-    assets = {a["key"]: asset_dict(record, a, item_file, config, indices_rel) for a in record["assets"]}
-    if record.get("thumbnail"):
-        assets["thumbnail"] = {
-            "href": href(item_file, Layout.thumbnail(index, tile_name, record["item_id"]), None),
-            "type": "image/png",
-            "title": "Thumbnail",
-            "roles": ["thumbnail"],
-        }
+        EOExtension.ext(item, add_if_missing=True).cloud_cover = record["cloud_cover"]
+    s2c = Sen2ChainExtension.ext(item, add_if_missing=True)
+    s2c.index = index
+    s2c.tile = tile_name
+    s2c.product_id = record["product_id"]
+    s2c.masks = list(record["masks"])
+    definition = index_definition(index)
+    for asset in record["assets"]:
+        _add_raster_asset(item, record, asset, definition, config, indices_rel)
+    if record["thumbnail"]:
+        item.add_asset("thumbnail", pystac.Asset(
+            href=href(item_file, Layout.thumbnail(index, tile_name, record["item_id"]), None),
+            media_type=pystac.MediaType.PNG, title="Thumbnail", roles=["thumbnail"]))
     collection = Layout.collection(index)
-    return {
-        "type": "Feature",
-        "stac_version": C.STAC_VERSION,
-        "stac_extensions": C.ITEM_EXTENSIONS,
-        "id": record["item_id"],
-        "geometry": record["geometry"],
-        "bbox": record["bbox"],
-        "properties": props,
-        "links": _links(
-            item_file, root_href,
-            ("root", C.CATALOG_FILE, "application/json", None),
-            ("parent", collection, "application/json", None),
-            ("collection", collection, "application/json", None),
-        ),
-        "assets": assets,
-        "collection": Layout.collection_id(index),
-    }
+    _set_links(
+        item, item_file, config.get("root_href"),
+        ("root", C.CATALOG_FILE, "application/json", None),
+        ("parent", collection, "application/json", None),
+        ("collection", collection, "application/json", None),
+    )
+    item.stac_extensions.sort()
+    return item
+
+
+def item_dict(record: dict[str, Any], config: dict[str, Any], indices_rel: str) -> dict[str, Any]:
+    """The STAC item of a record as JSON-ready data (see :func:`build_item`)."""
+    return build_item(record, config, indices_rel).to_dict(transform_hrefs=False)
 
 
 def _union_bbox(bboxes: list[list[float]]) -> list[float]:
@@ -195,106 +232,116 @@ def _union_bbox(bboxes: list[list[float]]) -> list[float]:
     return [min(b[0] for b in bboxes), min(b[1] for b in bboxes), max(b[2] for b in bboxes), max(b[3] for b in bboxes)]
 
 
-def _item_assets(records: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _asset_order(key: str) -> tuple[bool, bool, str]:
+    return key != "index", not key.startswith("masked"), key
+
+
+def _set_item_assets(coll: pystac.Collection, records: list[dict[str, Any]], definition: dict[str, Any]) -> None:
+    """``item_assets``: every asset key found in the records (first occurrence describes it)."""
+    found: dict[str, pystac.ItemAssetDefinition] = {}
     for record in records:
-        definition = index_definition(record["index"])
         for a in record["assets"]:
-            if a["key"] not in out:
-                out[a["key"]] = {
-                    "type": _media_type(a["file"]),
-                    "title": _asset_title(a, record["index"]),
-                    "roles": ROLES[a["kind"]],
-                }
-                if a["kind"] != "quicklook" and definition.get("scale") is not None:
-                    out[a["key"]]["raster:bands"] = [{"scale": definition["scale"], "offset": definition.get("offset") or 0.0,
-                                                      "data_type": a["dtypes"][0]}]
-        if record.get("thumbnail") and "thumbnail" not in out:
-            out["thumbnail"] = {"type": "image/png", "title": "Thumbnail", "roles": ["thumbnail"]}
-    return dict(sorted(out.items(), key=lambda kv: (kv[0] != "index", not kv[0].startswith("masked"), kv[0])))
+            if a["key"] in found:
+                continue
+            found[a["key"]] = asset_def = pystac.ItemAssetDefinition.create(
+                title=_asset_title(a, record["index"]), description=None,
+                media_type=_media_type(a["file"]), roles=list(ROLES[a["kind"]]))
+            asset_def.set_owner(coll)
+            if _scaled(a, definition):
+                RasterExtension.ext(asset_def, add_if_missing=True).bands = [RasterBand.create(
+                    scale=definition["scale"], offset=definition.get("offset") or 0.0, data_type=DataType(a["dtypes"][0]))]
+        if record["thumbnail"] and "thumbnail" not in found:
+            found["thumbnail"] = pystac.ItemAssetDefinition.create(
+                title="Thumbnail", description=None, media_type=pystac.MediaType.PNG, roles=["thumbnail"])
+    coll.item_assets = {key: found[key] for key in sorted(found, key=_asset_order)}
 
 
-def _providers(config: dict[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
-    providers = list(base["providers"])
+def _providers(config: dict[str, Any], base: dict[str, Any]) -> list[pystac.Provider]:
     org = config["organisation"]
-    providers.append({k: v for k, v in {"name": org["name"], "roles": org["roles"], "url": org.get("url")}.items() if v})
-    return providers
+    own = {k: v for k, v in {"name": org["name"], "roles": org["roles"], "url": org.get("url")}.items() if v}
+    return [pystac.Provider.from_dict(p) for p in [*base["providers"], own]]
 
 
-def collection_dict(index: str, records: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+def _set_summaries(coll: pystac.Collection, records: list[dict[str, Any]]) -> None:
+    summaries = coll.summaries
+    summaries.add("platform", sorted({r["platform"] for r in records}))
+    summaries.add("constellation", [C.CONSTELLATION])
+    summaries.add("instruments", list(C.INSTRUMENTS))
+    # The grid extension (v1.1.0) defines no collection fields: its codes are summarised undeclared.
+    summaries.add("grid:code", sorted({f"MGRS-{r['tile']}" for r in records}))
+    ProjectionExtension.summaries(coll, add_if_missing=True).code = sorted({f"EPSG:{r['epsg']}" for r in records})
+    # pystac types this summary as a range; the catalogue lists the distinct orbits (both are valid STAC).
+    SatExtension.add_to(coll)
+    summaries.add(RELATIVE_ORBIT_PROP, sorted({r["relative_orbit"] for r in records}))
+    masks = sorted({m for r in records for m in r["masks"]})
+    if masks:
+        Sen2ChainExtension.summaries(coll, add_if_missing=True).masks = masks
+    clouds = [r["cloud_cover"] for r in records if r["cloud_cover"] is not None]
+    if clouds:
+        EOExtension.summaries(coll, add_if_missing=True).cloud_cover = pystac.RangeSummary(min(clouds), max(clouds))
+
+
+def build_collection(index: str, records: list[dict[str, Any]], config: dict[str, Any]) -> pystac.Collection:
     """The collection of ``index`` from all its item records (sorted by item id)."""
     definition = index_definition(index)
     base = load_json("collection.json")
-    coll_file = Layout.collection(index)
-    root_href = config.get("root_href")
     datetimes = sorted(r["datetime"] for r in records)
     description = definition["description"]
     if definition.get("formula"):
         description += f"\n\nFormula (Sentinel-2 bands): `{definition['formula']}`."
     description += "\n\n" + base["lineage"]
-    clouds = [r["cloud_cover"] for r in records if r["cloud_cover"] is not None]
-    summaries: dict[str, Any] = {
-        "platform": sorted({r["platform"] for r in records}),
-        "constellation": [C.CONSTELLATION],
-        "instruments": C.INSTRUMENTS,
-        "grid:code": sorted({f"MGRS-{r['tile']}" for r in records}),
-        "proj:code": sorted({f"EPSG:{r['epsg']}" for r in records}),
-        "sat:relative_orbit": sorted({r["relative_orbit"] for r in records}),
-        "sen2chain:masks": sorted({m for r in records for m in r["masks"]}),
-    }
-    summaries = {k: v for k, v in summaries.items() if v}
-    if clouds:
-        summaries["eo:cloud_cover"] = {"minimum": min(clouds), "maximum": max(clouds)}
-    extensions = list(C.COLLECTION_EXTENSIONS)
-    out: dict[str, Any] = {
-        "type": "Collection",
-        "stac_version": C.STAC_VERSION,
-        "stac_extensions": extensions,
-        "id": Layout.collection_id(index),
-        "title": definition["title"],
-        "description": description,
-        "keywords": definition["keywords"] + [k for k in base["keywords"] if k not in definition["keywords"]],
-        "license": config["license"],
-        "providers": _providers(config, base),
-        "extent": {
-            "spatial": {"bbox": [_union_bbox([r["bbox"] for r in records])]},
-            "temporal": {"interval": [[datetimes[0], datetimes[-1]]]},
-        },
-        "summaries": summaries,
-        "item_assets": _item_assets(records),
-        "sen2chain:index": index,
-    }
+    coll = pystac.Collection(
+        id=Layout.collection_id(index),
+        title=definition["title"],
+        description=description,
+        keywords=definition["keywords"] + [k for k in base["keywords"] if k not in definition["keywords"]],
+        license=config["license"],
+        providers=_providers(config, base),
+        extent=pystac.Extent(
+            pystac.SpatialExtent([_union_bbox([r["bbox"] for r in records])]),
+            pystac.TemporalExtent([[_datetime(datetimes[0]), _datetime(datetimes[-1])]]),
+        ),
+    )
+    _set_summaries(coll, records)
+    _set_item_assets(coll, records, definition)
+    s2c = Sen2ChainExtension.ext(coll, add_if_missing=True)
+    s2c.index = index
     if definition.get("formula"):
-        out["sen2chain:formula"] = definition["formula"]
-        out["sen2chain:bands"] = definition["bands"]
-    doi = (config.get("doi") or {}).get(index)
-    if doi:
-        out["stac_extensions"] = extensions + [C.SCIENTIFIC]
-        out["sci:doi"] = doi
-    out["links"] = _links(
-        coll_file, root_href,
-        ("root", C.CATALOG_FILE, "application/json", config["catalog"]["title"]),
-        ("parent", C.CATALOG_FILE, "application/json", config["catalog"]["title"]),
+        s2c.formula = definition["formula"]
+        s2c.bands = list(definition["bands"])
+    catalog_title = config["catalog"]["title"]
+    _set_links(
+        coll, Layout.collection(index), config.get("root_href"),
+        ("root", C.CATALOG_FILE, "application/json", catalog_title),
+        ("parent", C.CATALOG_FILE, "application/json", catalog_title),
+        ("license", f"https://spdx.org/licenses/{config['license']}.html", "text/html", config["license"]),
         *[("item", Layout.item(index, r["tile"], r["item_id"]), "application/geo+json", None) for r in records],
     )
-    out["links"].insert(2, {"rel": "license", "href": f"https://spdx.org/licenses/{config['license']}.html",
-                            "type": "text/html", "title": config["license"]})
-    return out
+    doi = (config.get("doi") or {}).get(index)
+    if doi:  # also adds the extension's "cite-as" link to https://doi.org/<doi>
+        ScientificExtension.ext(coll, add_if_missing=True).doi = doi
+    coll.stac_extensions.sort()
+    return coll
 
 
-def catalog_dict(collections: list[tuple[str, str]], config: dict[str, Any]) -> dict[str, Any]:
+def collection_dict(index: str, records: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """The collection of ``index`` as JSON-ready data (see :func:`build_collection`)."""
+    return build_collection(index, records, config).to_dict(transform_hrefs=False)
+
+
+def build_catalog(collections: list[tuple[str, str]], config: dict[str, Any]) -> pystac.Catalog:
     """The root catalog linking every collection, given as ``(path relative to the root, title)``."""
     cat = config["catalog"]
-    links = _links(
-        C.CATALOG_FILE, config.get("root_href"),
+    catalog = pystac.Catalog(
+        id=cat["id"], title=cat["title"], description=cat["description"] + f"\n\nIndexed by sen2val-stac {__version__}.")
+    _set_links(
+        catalog, C.CATALOG_FILE, config.get("root_href"),
         ("root", C.CATALOG_FILE, "application/json", cat["title"]),
         *[("child", path, "application/json", title) for path, title in collections],
     )
-    return {
-        "type": "Catalog",
-        "stac_version": C.STAC_VERSION,
-        "id": cat["id"],
-        "title": cat["title"],
-        "description": cat["description"] + f"\n\nIndexed by sen2val-stac {__version__}.",
-        "links": links,
-    }
+    return catalog
+
+
+def catalog_dict(collections: list[tuple[str, str]], config: dict[str, Any]) -> dict[str, Any]:
+    """The root catalog as JSON-ready data (see :func:`build_catalog`)."""
+    return build_catalog(collections, config).to_dict(transform_hrefs=False)

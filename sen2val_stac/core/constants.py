@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 STAC_VERSION = "1.1.0"
+"""The version pystac writes (``pystac.get_stac_version()``); for the few objects written as plain dicts."""
 
-PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
-RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
-FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
-EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
-SAT = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
-GRID = "https://stac-extensions.github.io/grid/v1.1.0/schema.json"
-MGRS = "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json"
+# Extension schema URIs come from pystac's extension classes (``ProjectionExtension.get_schema_uri()``...)
+# and from sen2val_stac.catalog.sen2chain_extension; only extensions that pystac has no class for are here.
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
-SCIENTIFIC = "https://stac-extensions.github.io/scientific/v1.0.0/schema.json"
-
-ITEM_EXTENSIONS = [EO, FILE, GRID, MGRS, PROCESSING, PROJECTION, RASTER, SAT]
-COLLECTION_EXTENSIONS = [EO, PROJECTION, RASTER, SAT]
+# The NetCDF cube items are still written as plain dicts (derive/netcdf/catalogue.py); these equal
+# FileExtension / ProjectionExtension.get_schema_uri() (tests/test_sen2chain_extension.py checks).
+FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 
 MEDIA_TYPES = {
     ".jp2": "image/jp2",

@@ -32,6 +32,7 @@ import pyogrio
 import shapely
 
 from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.catalog.sen2chain_extension import INDEX, TILE
 from sen2val_stac.core.atomic import write_if_changed
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.derive.formats import DRIVERS
@@ -102,13 +103,13 @@ def _union(geoms: Any) -> Any:
 
 def layer_all(frame: gpd.GeoDataFrame, config: dict[str, Any]) -> gpd.GeoDataFrame:
     """footprints_all: one feature per tile."""
-    indices = sorted(frame["sen2chain:index"].unique())
+    indices = sorted(frame[INDEX].unique())
     abbr = index_abbreviations(indices)
     rows = []
-    for tile, group in frame.groupby("sen2chain:tile", sort=True):
+    for tile, group in frame.groupby(TILE, sort=True):
         row: dict[str, Any] = {"tile": tile, "geometry": _union(group.geometry)}
         for index in indices:
-            sub = group[group["sen2chain:index"] == index]["datetime"]
+            sub = group[group[INDEX] == index]["datetime"]
             a = abbr[index]
             row[a] = len(sub)
             row[a + "_f"] = sub.min() if len(sub) else pd.NaT
@@ -128,7 +129,7 @@ def layer_all(frame: gpd.GeoDataFrame, config: dict[str, Any]) -> gpd.GeoDataFra
 def layer_index(frame: gpd.GeoDataFrame, index: str, config: dict[str, Any]) -> gpd.GeoDataFrame:
     """footprints_<index>: one feature per tile."""
     rows = []
-    for tile, group in frame[frame["sen2chain:index"] == index].groupby("sen2chain:tile", sort=True):
+    for tile, group in frame[frame[INDEX] == index].groupby(TILE, sort=True):
         rows.append({"index": index, "tile": tile, "n_dates": len(group), "first": group["datetime"].min(),
                      "last": group["datetime"].max(), "md_link": md_link(config, index, tile),
                      "doi": doi(config, index, tile), "geometry": _union(group.geometry)})
@@ -194,15 +195,15 @@ def write_layers(catalog_dir: str | os.PathLike[str], out_dir: str | os.PathLike
     def href_of(item: Any, href: str) -> str:
         if "://" in href or base:
             return href
-        item_dir = catalog_dir / Path(f"{item['sen2chain:index'].lower()}/{item['sen2chain:tile']}")
+        item_dir = catalog_dir / Path(f"{item[INDEX].lower()}/{item[TILE]}")
         return os.path.relpath(os.path.normpath(item_dir / href), out.resolve())
 
     layers: dict[str, gpd.GeoDataFrame] = {}
     if len(frame):
         layers["footprints_all"] = layer_all(frame, config)
-        for index in sorted(frame["sen2chain:index"].unique()):
+        for index in sorted(frame[INDEX].unique()):
             layers[f"footprints_{index.lower()}"] = layer_index(frame, index, config)
-        for (index, tile), group in frame.groupby(["sen2chain:index", "sen2chain:tile"], sort=True):
+        for (index, tile), group in frame.groupby([INDEX, TILE], sort=True):
             layers[f"footprints_{index.lower()}_{tile.lower()}"] = layer_series(group, index, tile, href_of)
     return _replace_changed(layers, out, fmt)
 

@@ -1,0 +1,232 @@
+"""The ``sen2chain`` STAC extension: the one vocabulary of ``sen2chain:*`` fields, as a pystac extension.
+
+Which radiometric index, MGRS tile, Sentinel-2 product and cloud mask a catalogue object describes.
+The JSON Schema is ``catalog_templates/schemas/sen2chain/v1.0.0/schema.json``, published at
+:data:`SCHEMA_URI`; :func:`local_schemas` maps that URL to the file so validation stays offline.
+
+Written the way pystac writes its own extensions::
+
+    ext = Sen2ChainExtension.ext(item, add_if_missing=True)
+    ext.index, ext.tile = "NDVI", "40KCB"
+    Sen2ChainExtension.ext(item.assets["masked-cm001"]).mask = "CM001"
+    Sen2ChainExtension.summaries(collection, add_if_missing=True).masks = ["CM001"]
+
+Modules that read catalogue JSON (parquet columns, item properties) use the field-name constants.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar, cast, overload
+
+import pystac
+from pystac.extensions.base import ExtensionManagementMixin, PropertiesExtension, SummariesExtension
+
+from sen2val_stac.core.templates import templates_dir
+
+SCHEMA_URI = "https://sen2chain.github.io/sen2val-stac/extensions/sen2chain/v1.0.0/schema.json"
+SCHEMA_FILE = "schemas/sen2chain/v1.0.0/schema.json"
+"""The schema of :data:`SCHEMA_URI`, relative to ``catalog_templates/``."""
+PREFIX = "sen2chain:"
+
+# The vocabulary. Item properties:
+INDEX = PREFIX + "index"  # also a Collection field
+TILE = PREFIX + "tile"
+PRODUCT_ID = PREFIX + "product_id"
+MASKS = PREFIX + "masks"  # also summarised by Collections
+ASSET = PREFIX + "asset"  # NetCDF cube items: the item asset the cube was built from
+# Asset field:
+MASK = PREFIX + "mask"
+# Collection fields:
+FORMULA = PREFIX + "formula"
+BANDS = PREFIX + "bands"
+
+FIELDS = (INDEX, TILE, PRODUCT_ID, MASKS, ASSET, MASK, FORMULA, BANDS)
+"""Every ``sen2chain:`` field; the schema allows no other."""
+
+T = TypeVar("T", pystac.Item, pystac.Collection, pystac.Asset)
+
+
+def local_schemas() -> dict[str, Path]:
+    """Schema URLs this project publishes, mapped to their files (for offline validation)."""
+    return {SCHEMA_URI: templates_dir() / SCHEMA_FILE}
+
+
+class Sen2ChainExtension(
+    Generic[T],
+    PropertiesExtension,
+    ExtensionManagementMixin[pystac.Item | pystac.Collection],
+):
+    """The ``sen2chain`` extension of an Item, a Collection or an Asset; get one with :meth:`ext`."""
+
+    name: Literal["sen2chain"] = "sen2chain"
+
+    @property
+    def index(self) -> str | None:
+        """Sen2Chain index name (``NDVI``): the folder name under ``INDICES``."""
+        return self._get_property(INDEX, str)
+
+    @index.setter
+    def index(self, v: str | None) -> None:
+        self._set_property(INDEX, v)
+
+    @classmethod
+    def get_schema_uri(cls) -> str:
+        """The published URL of the extension's JSON Schema."""
+        return SCHEMA_URI
+
+    @overload
+    @classmethod
+    def ext(cls, obj: pystac.Item, add_if_missing: bool = False) -> ItemSen2ChainExtension: ...
+
+    @overload
+    @classmethod
+    def ext(cls, obj: pystac.Collection, add_if_missing: bool = False) -> CollectionSen2ChainExtension: ...
+
+    @overload
+    @classmethod
+    def ext(cls, obj: pystac.Asset, add_if_missing: bool = False) -> AssetSen2ChainExtension: ...
+
+    @classmethod
+    def ext(cls, obj: pystac.Item | pystac.Collection | pystac.Asset, add_if_missing: bool = False) -> Any:
+        """The extension of ``obj``; ``add_if_missing`` declares it in ``stac_extensions`` (of the owner, for an Asset).
+
+        Raises ``pystac.ExtensionNotImplemented`` when it is not declared, ``pystac.ExtensionTypeError``
+        for other objects.
+        """
+        if isinstance(obj, pystac.Item):
+            cls.ensure_has_extension(obj, add_if_missing)
+            return ItemSen2ChainExtension(obj)
+        if isinstance(obj, pystac.Collection):
+            cls.ensure_has_extension(obj, add_if_missing)
+            return CollectionSen2ChainExtension(obj)
+        if isinstance(obj, pystac.Asset):
+            cls.ensure_owner_has_extension(obj, add_if_missing)
+            return AssetSen2ChainExtension(obj)
+        raise pystac.ExtensionTypeError(cls._ext_error_message(obj))
+
+    @classmethod
+    def summaries(cls, obj: pystac.Collection, add_if_missing: bool = False) -> SummariesSen2ChainExtension:
+        """The ``sen2chain`` summaries of a Collection."""
+        if not isinstance(obj, pystac.Collection):
+            raise pystac.ExtensionTypeError(cls._ext_error_message(obj))
+        cls.ensure_has_extension(obj, add_if_missing)
+        return SummariesSen2ChainExtension(obj)
+
+
+class ItemSen2ChainExtension(Sen2ChainExtension[pystac.Item]):
+    """``sen2chain`` fields of an Item's properties."""
+
+    def __init__(self, item: pystac.Item) -> None:
+        self.item = item
+        self.properties = item.properties
+
+    def __repr__(self) -> str:
+        return f"<ItemSen2ChainExtension Item id={self.item.id}>"
+
+    @property
+    def tile(self) -> str | None:
+        """MGRS tile (``40KCB``)."""
+        return self._get_property(TILE, str)
+
+    @tile.setter
+    def tile(self, v: str | None) -> None:
+        self._set_property(TILE, v)
+
+    @property
+    def product_id(self) -> str | None:
+        """Sentinel-2 L2A product id the index was computed from."""
+        return self._get_property(PRODUCT_ID, str)
+
+    @product_id.setter
+    def product_id(self, v: str | None) -> None:
+        self._set_property(PRODUCT_ID, v)
+
+    @property
+    def masks(self) -> list[str] | None:
+        """Cloud-mask versions with a masked raster (``["CM001", "CM003-PRB1-ITER5"]``)."""
+        return cast("list[str] | None", self._get_property(MASKS, list))
+
+    @masks.setter
+    def masks(self, v: list[str] | None) -> None:
+        self._set_property(MASKS, v)
+
+    @property
+    def asset(self) -> str | None:
+        """Of a NetCDF cube item: key of the item asset the cube was built from (``masked-cm001``)."""
+        return self._get_property(ASSET, str)
+
+    @asset.setter
+    def asset(self, v: str | None) -> None:
+        self._set_property(ASSET, v)
+
+
+class CollectionSen2ChainExtension(Sen2ChainExtension[pystac.Collection]):
+    """``sen2chain`` fields of a Collection (top level, like pystac's other collection fields)."""
+
+    def __init__(self, collection: pystac.Collection) -> None:
+        self.collection = collection
+        self.properties = collection.extra_fields
+
+    def __repr__(self) -> str:
+        return f"<CollectionSen2ChainExtension Collection id={self.collection.id}>"
+
+    @property
+    def formula(self) -> str | None:
+        """Formula of the index in Sentinel-2 band names."""
+        return self._get_property(FORMULA, str)
+
+    @formula.setter
+    def formula(self, v: str | None) -> None:
+        self._set_property(FORMULA, v)
+
+    @property
+    def bands(self) -> list[str] | None:
+        """Sentinel-2 bands the formula uses."""
+        return cast("list[str] | None", self._get_property(BANDS, list))
+
+    @bands.setter
+    def bands(self, v: list[str] | None) -> None:
+        self._set_property(BANDS, v)
+
+
+class AssetSen2ChainExtension(Sen2ChainExtension[pystac.Asset]):
+    """``sen2chain`` fields of an Asset (reads fall back on the owning Item's properties)."""
+
+    def __init__(self, asset: pystac.Asset) -> None:
+        self.asset_href = asset.href
+        self.properties = asset.extra_fields
+        if isinstance(asset.owner, pystac.Item):
+            self.additional_read_properties = [asset.owner.properties]
+
+    def __repr__(self) -> str:
+        return f"<AssetSen2ChainExtension Asset href={self.asset_href}>"
+
+    @property
+    def mask(self) -> str | None:
+        """Cloud-mask version applied to this raster."""
+        return self._get_property(MASK, str)
+
+    @mask.setter
+    def mask(self, v: str | None) -> None:
+        self._set_property(MASK, v)
+
+
+class SummariesSen2ChainExtension(SummariesExtension):
+    """``sen2chain`` summaries of a Collection."""
+
+    @property
+    def masks(self) -> list[str] | None:
+        """Every cloud-mask version found in the collection's items."""
+        return self.summaries.get_list(MASKS)
+
+    @masks.setter
+    def masks(self, v: list[str] | None) -> None:
+        self._set_summary(MASKS, v)
+
+
+__all__ = [
+    "ASSET", "BANDS", "FIELDS", "FORMULA", "INDEX", "MASK", "MASKS", "PREFIX", "PRODUCT_ID", "SCHEMA_FILE",
+    "SCHEMA_URI", "TILE", "AssetSen2ChainExtension", "CollectionSen2ChainExtension", "ItemSen2ChainExtension",
+    "Sen2ChainExtension", "SummariesSen2ChainExtension", "local_schemas",
+]
