@@ -28,6 +28,7 @@ from sen2val_stac.validate.validation import (
     CatalogUnreadable,
     SchemaStore,
     SchemaUnavailable,
+    bundled_schemas,
     default_cache_dir,
     fetch_via,
     url_to_path,
@@ -336,6 +337,24 @@ def test_screen_and_jsonschema_alone_give_the_same_result(tmp_path: Path, mirror
     assert result == validate_catalog(root, SchemaStore(mirror=mirror, screen=False))
     assert len(result.invalid_files) == 3
     assert screened.screen(ITEM_SCHEMA) is not None  # the screen was really used
+
+
+def test_project_schemas_are_read_from_the_package(tmp_path: Path, catalogue: Path, mirror: Path) -> None:
+    """A schema the project publishes is read from its own file (never the mirror or the network)."""
+    ours = "https://example.org/ours/v1.0.0/schema.json"
+    schema_file = tmp_path / "ours.json"
+    schema_file.write_text(json.dumps({
+        "$schema": "http://json-schema.org/draft-07/schema#", "$id": ours + "#",
+        "type": "object", "properties": {"properties": {"properties": {"ours:n": {"type": "integer"}}}}}))
+    edit(catalogue / ITEM1, lambda d: (d["stac_extensions"].append(ours), d["properties"].update({"ours:n": 1})))
+    edit(catalogue / ITEM2, lambda d: (d["stac_extensions"].append(ours), d["properties"].update({"ours:n": "x"})))
+    problems = validate_catalog(catalogue, SchemaStore(mirror=mirror, local={ours: schema_file})).errors
+    assert [(Path(p.path).name, p.schema, p.location) for p in problems] == [
+        (Path(ITEM2).name, ours, "$.properties['ours:n']")]
+    shipped = bundled_schemas()  # catalog_templates/schemas/**, by $id
+    for url, path in shipped.items():
+        assert json.loads(path.read_text())["$id"].rstrip("#") == url
+        assert SchemaStore(mirror=tmp_path / "empty").load(url) == json.loads(path.read_text())
 
 
 def test_url_to_path() -> None:

@@ -28,6 +28,7 @@ from sen2val_stac.catalog.read import CatalogUnreadable, absolute, open_root, wa
 from sen2val_stac.validate.schemas import (
     SchemaStore,
     SchemaUnavailable,
+    bundled_schemas,
     default_cache_dir,
     download,
     fetch_via,
@@ -246,6 +247,7 @@ __all__ = [
     "SchemaUnavailable",
     "SchemaViolation",
     "ValidationResult",
+    "bundled_schemas",
     "default_cache_dir",
     "download",
     "fetch_via",
