@@ -1,4 +1,7 @@
-"""ISO 19139 records: XSD-valid, right extents, and served back by a real pycsw; Dublin Core oai_dc."""
+"""Native ISO 19139 records: XSD-valid, right extents, served back by a real pycsw; Dublin Core oai_dc.
+
+That they say what geoflow's records say, field by field: test_geoflow_real.py.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from sen2val_stac.config import load_config
 from sen2val_stac.derive.records import write_records
 
 PYCSW = Path(pycsw.__file__).parent
-ISO_XSD = PYCSW / "plugins/profiles/apiso/schemas/ogc/iso/19139/20060504"
+ISO_XSD = PYCSW / "plugins/profiles/apiso/schemas/ogc/iso/19139/20070417"  # GML 3.2, as geoflow writes
 DC_NS = "http://purl.org/dc/elements/1.1/"
 DCMES = {"contributor", "coverage", "creator", "date", "description", "format", "identifier", "language",
          "publisher", "relation", "rights", "source", "subject", "title", "type"}
@@ -56,7 +59,7 @@ def test_iso_records_validate_and_carry_extents(records, iso_schema) -> None:
     box = ident.bbox
     assert 46.8 < float(box.minx) < 47.0 and 47.9 < float(box.maxx) < 48.0
     assert -20.9 < float(box.miny) < -20.8 and -19.9 < float(box.maxy) < -19.8
-    assert ident.temporalextent_start == "2022-01-06" and ident.temporalextent_end == "2022-11-12"
+    assert ident.temporalextent_start == "2022-01-06T07:09:11Z" and ident.temporalextent_end == "2022-11-12T07:09:11Z"
     assert md.contact, "the record needs a metadata contact (gmd:contact)"
     urls = {o.url for o in md.distribution.online}
     assert "https://data.example.org/stac/ndvi/collection.json" in urls and "https://doi.org/10.5281/zenodo.777" in urls
@@ -89,7 +92,7 @@ def csw(records, tmp_path_factory):
     from pycsw.core import admin
     from pycsw.core.config import StaticContext
 
-    folder, files = records
+    _, files = records
     home = tmp_path_factory.mktemp("pycsw")
     database = f"sqlite:///{home / 'records.db'}"
     iso_dir = home / "iso"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,38 +39,53 @@ class DatasetInfo:
     places: list[str]
     first: date
     last: date
+    start: datetime  # first item's instant (UTC)
+    end: datetime  # last item's instant (UTC)
     n_dates: int
     geometry: Any
     created: date
     updated: date
     masks: list[str]
     resolution: float
+    shape: tuple[int, int]  # rows, columns of the newest item's grid
     crs: list[str]
     software: dict[str, str]
     doi: str
     md_link: str
-    links: dict[str, str] = field(default_factory=dict)  # name -> URL (collection, latest item, thumbnail, netcdf)
-    netcdf: list[tuple[str, str]] = field(default_factory=list)  # (file name, URL)
+    collection_keywords: list[str] = field(default_factory=list)  # the STAC collection's keywords
+    providers: list[dict[str, Any]] = field(default_factory=list)  # STAC providers other than the organisation
+    links: dict[str, str] = field(default_factory=dict)  # name -> http(s) URL (collection, latest item, thumbnail)
+    netcdf: list[tuple[str, str]] = field(default_factory=list)  # (file name, http(s) URL) of published cubes
+    local: list[str] = field(default_factory=list)  # plain paths of the data: NetCDF cubes, else the collection
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
         """West, south, east, north."""
-        return tuple(round(v, WKT_DECIMALS) for v in self.geometry.bounds)  # type: ignore[return-value]
+        west, south, east, north = (round(float(v), WKT_DECIMALS) for v in self.geometry.bounds)
+        return west, south, east, north
 
     @property
     def wkt(self) -> str:
         """Footprint as WKT (4 decimals, simplified)."""
         simple = self.geometry.simplify(10**-WKT_DECIMALS * 5, preserve_topology=True)
-        return shapely.set_precision(simple, 10**-WKT_DECIMALS).wkt
+        return str(shapely.set_precision(simple, 10**-WKT_DECIMALS).wkt)
 
 
 def public_url(catalog_dir: Path, path: Path | str, config: dict[str, Any]) -> str:
-    """URL of a file of the catalogue: under ``root_href`` when published, else a ``file://`` URL."""
-    path = Path(path).resolve()
+    """URL of a file of the catalogue under ``root_href``; '' when the catalogue is self-contained.
+
+    Only http(s) URLs are published: geoflow sends an HTTP HEAD to every link, and a ``file://`` URL
+    means nothing to a reader of the record elsewhere.
+    """
     root = config.get("root_href")
-    if root:
-        return root.rstrip("/") + "/" + path.relative_to(catalog_dir.resolve()).as_posix()
-    return path.as_uri()
+    if not root:
+        return ""
+    return str(root).rstrip("/") + "/" + Path(path).resolve().relative_to(catalog_dir.resolve()).as_posix()
+
+
+def is_url(href: str) -> bool:
+    """An http(s) URL (the only links the records carry)."""
+    return href.startswith(("http://", "https://"))
 
 
 def _cubes(catalog_dir: Path) -> list[dict[str, Any]]:
@@ -82,13 +97,23 @@ def _cubes(catalog_dir: Path) -> list[dict[str, Any]]:
 
 
 def _asset_url(catalog_dir: Path, item_file: Path, href: str, config: dict[str, Any]) -> str:
+    """http(s) URL of an asset; '' when it is only a local file."""
     if "://" in href:
-        return href
+        return href if is_url(href) else ""
     target = (item_file.parent / href).resolve()
     try:
         return public_url(catalog_dir, target, config)
-    except ValueError:  # outside the catalogue (source rasters), only reachable as a file
-        return target.as_uri()
+    except ValueError:  # outside the catalogue (e.g. cubes not under href_base): a local file only
+        return ""
+
+
+def _asset_path(item_file: Path, href: str) -> str:
+    return "" if "://" in href else str((item_file.parent / href).resolve())
+
+
+def _collection(catalog_dir: Path, index: str) -> dict[str, Any]:
+    path = catalog_dir / Layout.collection(index)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def _info(frame: gpd.GeoDataFrame, identifier: str, index: str, catalog_dir: Path, config: dict[str, Any],
@@ -118,22 +143,34 @@ def _info(frame: gpd.GeoDataFrame, identifier: str, index: str, catalog_dir: Pat
              "STAC item": public_url(catalog_dir, latest_file, config)}
     if latest["assets"].get("thumbnail"):
         links["thumbnail"] = _asset_url(catalog_dir, latest_file, latest["assets"]["thumbnail"]["href"], config)
-    netcdf = []
+    netcdf, cube_paths = [], []
     for cube in cubes:
         props = cube["properties"]
         if props.get("sen2chain:index") == index and (tile is None or props.get("sen2chain:tile") == tile):
             href = cube["assets"]["netcdf"]["href"]
-            url = _asset_url(catalog_dir, catalog_dir / "cubes" / f"{cube['id']}.json", href, config)
-            netcdf.append((os.path.basename(href), url))
+            cube_file = catalog_dir / "cubes" / f"{cube['id']}.json"
+            url = _asset_url(catalog_dir, cube_file, href, config)
+            if url:
+                netcdf.append((os.path.basename(href), url))
+            if _asset_path(cube_file, href):
+                cube_paths.append(_asset_path(cube_file, href))
+    collection = _collection(catalog_dir, index)
+    own = config["organisation"]["name"]
     key_tile = tile if tile else None
     return DatasetInfo(
         identifier=identifier, index=index, tiles=tiles, title=title, abstract=abstract,
-        keywords=definition["keywords"], places=place_names, first=first, last=last, n_dates=len(frame),
+        keywords=definition["keywords"], places=place_names, first=first, last=last,
+        start=frame["datetime"].min().to_pydatetime(), end=frame["datetime"].max().to_pydatetime(),
+        n_dates=len(frame),
         geometry=shapely.union_all([shape(g.__geo_interface__) for g in frame.geometry]),
         created=frame["created"].min().date(), updated=frame["updated"].max().date(), masks=masks,
-        resolution=float(band["spatial_resolution"]), crs=sorted(frame["proj:code"].unique()),
+        resolution=float(band["spatial_resolution"]), shape=(int(latest["proj:shape"][0]), int(latest["proj:shape"][1])),
+        crs=sorted(frame["proj:code"].unique()),
         software=software, doi=doi(config, index, key_tile), md_link=md_link(config, index, tile) if tile else "",
-        links=links, netcdf=netcdf,
+        collection_keywords=list(collection.get("keywords", [])),
+        providers=[p for p in collection.get("providers", []) if p.get("name") != own],
+        links={k: v for k, v in links.items() if v}, netcdf=netcdf,
+        local=cube_paths or [str(catalog_dir / Layout.collection(index))],
     )
 
 
