@@ -195,37 +195,35 @@ def pg_server() -> Iterator[PgServer]:
 
 # --- stac-fastapi-pgstac over a loaded database (the "pgstac" back-end of tests/api_backends.py) ----------
 
-# The documented command (docs/stac-api.md), with PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set.
-UVICORN = ["uvicorn", "stac_fastapi.pgstac.app:create_app", "--factory", "--host", "127.0.0.1"]
+# The documented commands (docs/stac-api.md), with PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE set: the plain
+# stac-fastapi-pgstac app, and sen2val's factory that also serves the catalogue's files (SEN2VAL_CATALOG/_DATA).
+PLAIN_APP = "stac_fastapi.pgstac.app:create_app"
+ONE_ORIGIN_APP = "sen2val_stac.serve.pgstac.app:create_app"
 API_ENV = {"USE_API_HYDRATE": "true"}
 
 
 @contextmanager
-def stac_fastapi_pgstac(server: PgServer, dbname: str, landing: dict[str, str] | None = None) -> Iterator[str]:
-    """Run stac-fastapi-pgstac (uvicorn, a subprocess) over database ``dbname``; yield its root URL.
-
-    ``landing``: id, title and description of the landing page (the catalogue's root catalog).
-    """
+def uvicorn_app(app: str, env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """``uvicorn APP --factory --host 127.0.0.1 --port PORT`` in a subprocess with ``env`` added; yield its root URL."""
     import requests
 
-    port = free_port()
-    env = {**os.environ, **server.env(dbname), **API_ENV}
-    env.update({f"STAC_FASTAPI_{'LANDING_ID' if k == 'id' else k.upper()}": v for k, v in (landing or {}).items()})
-    proc = subprocess.Popen([sys.executable, "-m", *UVICORN, "--port", str(port)], env=env,
+    port = port or free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
+                             "--port", str(port)], env={**os.environ, **API_ENV, **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"stac-fastapi-pgstac exited ({proc.returncode}): {proc.stderr.read()[-3000:]}")
+                raise RuntimeError(f"{app} exited ({proc.returncode}): {proc.stderr.read()[-3000:] if proc.stderr else ''}")
             try:
                 if requests.get(url, timeout=5).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("stac-fastapi-pgstac did not answer within 60 s")
+                raise RuntimeError(f"{app} did not answer within 60 s")
             time.sleep(0.2)
         yield url
     finally:
@@ -239,35 +237,52 @@ def stac_fastapi_pgstac(server: PgServer, dbname: str, landing: dict[str, str] |
 
 @dataclass
 class PgstacSite:
-    """A catalogue loaded into a database of the shared cluster, its files on a static server, the API over it."""
+    """A catalogue loaded into a database of the shared cluster and served by stac-fastapi-pgstac."""
 
     catalog: Path
     dsn: str
     root_href: str
     asset_href_base: str
-    api_url: str
+    api_url: str = ""
 
     def load(self) -> None:
-        """(Re)load the catalogue as it is now."""
+        """(Re)load the catalogue as it is now (incrementally)."""
         from sen2val_stac.serve.pgstac import load_catalog
 
         load_catalog(self.catalog, self.dsn, root_href=self.root_href, asset_href_base=self.asset_href_base)
 
 
+def _folder_url(base: str, folder: Path, top: Path) -> str:
+    return f"{base.rstrip('/')}/{folder.resolve().relative_to(top).as_posix()}/"
+
+
 @contextmanager
-def pgstac_site(catalog: Path, indices: Path) -> Iterator[PgstacSite]:
-    """Static server for ``catalog`` and ``indices`` (asset hrefs point there), a database loaded from them, the API."""
+def pgstac_site(catalog: Path, indices: Path, one_origin: bool = True) -> Iterator[PgstacSite]:
+    """``catalog`` (rasters in ``indices``) loaded into a new database and served.
+
+    ``one_origin``: sen2val's factory serves the API and the files on one port (asset hrefs under the API
+    root); else the plain stac-fastapi-pgstac app, the files on a static server of their own.
+    """
     from sen2val_stac.serve.static import common_top, make_app, running_server
 
     server = shared_server()
     dsn = server.database()
+    env = server.env(dsn.rsplit("/", 1)[1])
     top = common_top([catalog.resolve(), indices.resolve()])
+    if one_origin:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}/"
+        site = PgstacSite(catalog, dsn, _folder_url(base, catalog, top), _folder_url(base, indices, top))
+        site.load()
+        env.update({"SEN2VAL_CATALOG": str(catalog), "SEN2VAL_DATA": str(indices)})
+        with uvicorn_app(ONE_ORIGIN_APP, env, port) as site.api_url:
+            yield site
+        return
     with running_server(make_app(catalog, [indices])) as (base, _app):
-        url = lambda p: f"{base}/{p.resolve().relative_to(top).as_posix()}/"  # noqa: E731
-        site = PgstacSite(catalog, dsn, url(catalog), url(indices), "")
+        site = PgstacSite(catalog, dsn, _folder_url(base, catalog, top), _folder_url(base, indices, top))
         site.load()
         root = json.loads((catalog / "catalog.json").read_text(encoding="utf-8"))
-        landing = {key: root[key] for key in ("id", "title", "description") if root.get(key)}
-        with stac_fastapi_pgstac(server, dsn.rsplit("/", 1)[1], landing) as api_url:
-            site.api_url = api_url
+        env.update({f"STAC_FASTAPI_{'LANDING_ID' if k == 'id' else k.upper()}": root[k]
+                    for k in ("id", "title", "description") if root.get(k)})
+        with uvicorn_app(PLAIN_APP, env) as site.api_url:
             yield site

@@ -224,7 +224,7 @@ def test_run_step_loads_the_database(pg_server, site, capsys) -> None:
 
 
 def test_stac_fastapi_pgstac_answers_like_query(demo, tmp_path) -> None:
-    """The documented uvicorn line over a loaded database: pystac-client finds what `query` finds."""
+    """The plain stac-fastapi-pgstac uvicorn line over a loaded database: pystac-client finds what `query` finds."""
     pystac_client = pytest.importorskip("pystac_client")
     import requests
 
@@ -232,7 +232,7 @@ def test_stac_fastapi_pgstac_answers_like_query(demo, tmp_path) -> None:
 
     shutil.copytree(demo[0].parent, tmp_path / "site", symlinks=True)
     catalog = tmp_path / "site" / "catalog"
-    with pgstac_site(catalog, tmp_path / "site" / "INDICES") as served:
+    with pgstac_site(catalog, tmp_path / "site" / "INDICES", one_origin=False) as served:
         client = pystac_client.Client.open(served.api_url)
         bbox, start, end = (55.0, -21.5, 56.0, -21.0), "2022-01-01", "2022-06-30"
         found = client.search(collections=["ndvi"], bbox=bbox, datetime=f"{start}/{end}T23:59:59Z", max_items=None)
