@@ -12,7 +12,7 @@ import pandas as pd
 from shapely.geometry import box
 
 from sen2val_stac.catalog.parquet import ensure_parquet
-from sen2val_stac.catalog.read import ItemRef, read_json
+from sen2val_stac.catalog.read import ItemRef, item_ref
 from sen2val_stac.catalog.render import Layout
 from sen2val_stac.catalog.sen2chain_extension import INDEX, TILE
 from sen2val_stac.core.errors import InputError
@@ -91,6 +91,5 @@ def query_items(catalog_dir: str | os.PathLike[str], **filters: Any) -> list[Ite
     frame = query_frame(catalog_dir, **filters)
     refs = []
     for item_id, index, tile in zip(frame["id"], frame[INDEX], frame[TILE], strict=True):
-        path = Path(catalog_dir) / Layout.item(index, tile, item_id)
-        refs.append(ItemRef(path=path, item=read_json(path)))
+        refs.append(item_ref(Path(catalog_dir) / Layout.item(index, tile, item_id)))
     return refs

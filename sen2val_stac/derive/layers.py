@@ -32,6 +32,8 @@ import pyogrio
 import shapely
 
 from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.catalog.read import href_path
+from sen2val_stac.catalog.render import Layout
 from sen2val_stac.catalog.sen2chain_extension import INDEX, TILE
 from sen2val_stac.core.atomic import write_if_changed
 from sen2val_stac.core.errors import InputError
@@ -193,10 +195,8 @@ def write_layers(catalog_dir: str | os.PathLike[str], out_dir: str | os.PathLike
     base = config.get("asset_href_base")
 
     def href_of(item: Any, href: str) -> str:
-        if "://" in href or base:
-            return href
-        item_dir = catalog_dir / Path(f"{item[INDEX].lower()}/{item[TILE]}")
-        return os.path.relpath(os.path.normpath(item_dir / href), out.resolve())
+        path = None if base else href_path(catalog_dir / Layout.item(item[INDEX], item[TILE], item["id"]), href)
+        return href if path is None else os.path.relpath(path, out.resolve())
 
     layers: dict[str, gpd.GeoDataFrame] = {}
     if len(frame):
