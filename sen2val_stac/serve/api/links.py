@@ -57,8 +57,9 @@ def _absolute(obj: dict[str, Any], file_url: str) -> None:
 
 
 def api_item(item: dict[str, Any], rel_path: str, urls: Urls) -> dict[str, Any]:
-    """``item`` (read from catalogue file ``rel_path``) with API links and absolute hrefs."""
-    out = copy.deepcopy(item)
+    """``item`` (read from catalogue file ``rel_path``, changed in place: a fresh parse per request) with API
+    links and absolute hrefs."""
+    out = item
     _absolute(out, urls.static_file(rel_path))
     cid = out["collection"]
     out["links"] = [

@@ -1,8 +1,8 @@
 """The catalogue as the API sees it: an immutable in-memory snapshot, replaced when the catalogue changes.
 
 A snapshot holds the queryable columns of ``items.parquet`` in a DuckDB table ``items`` (one row per
-item, ``_row`` its position), the item geometries as shapely objects with an STRtree (bbox and
-``intersects`` searches), and the index collections read from their ``collection.json``. Item JSON is
+item, ``_row`` its position), the distinct item footprints as shapely objects (:class:`.sqlgeo.Footprints`, for the bbox and ``intersects`` searches), and the index
+collections read from their ``collection.json`` (without their thousands of ``item`` links). Item JSON is
 not kept: pages are read from the static files (the source of truth).
 
 :meth:`Store.snapshot` compares a signature (size and mtime of ``items.parquet``, ``catalog.json`` and
@@ -23,7 +23,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import shapely
 
 from sen2val_stac.catalog.parquet import ensure_parquet, parquet_path
 from sen2val_stac.catalog.read import collections as read_collections
@@ -43,8 +42,7 @@ class Snapshot:
     """One state of the catalogue. ``collections``: id -> (collection.json path, JSON), in catalogue order."""
 
     con: duckdb.DuckDBPyConnection
-    geometries: np.ndarray[Any, Any]
-    tree: shapely.STRtree
+    footprints: sqlgeo.Footprints
     collections: dict[str, tuple[Path, dict[str, Any]]]
     root: dict[str, Any]
     properties: dict[str, pa.DataType]
@@ -105,20 +103,24 @@ def load_snapshot(catalog_dir: Path) -> Snapshot:
         path = parquet_path(catalog_dir)
     sig = signature(catalog_dir)  # before reading: a change while reading means one more reload, never a missed one
     table = _read_table(path)
+    footprints = sqlgeo.Footprints(table.column("geometry").to_pylist())
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.register("_arrow", table)
-    con.execute("CREATE TABLE items AS SELECT * FROM _arrow")
+    con.execute("CREATE TABLE items AS SELECT * FROM _arrow")  # row order = _row: the footprint mask joins by position
     con.unregister("_arrow")
     sqlgeo.register(con)
     con.execute("SET enable_external_access = false")  # filters are SQL: no file or network access from them
     con.execute("SET lock_configuration = true")
-    geometries = shapely.from_wkb(np.asarray(table.column("geometry").to_pylist(), dtype=object))
     root = read_json(catalog_dir / C.CATALOG_FILE)
-    colls = {coll["id"]: (p, coll) for p, coll in read_collections(catalog_dir) if "sen2chain:index" in coll}
-    props = {f.name: f.type for f in table.schema if f.name not in NOT_PROPERTIES and f.name != "_row"}
-    return Snapshot(con=con, geometries=geometries, tree=shapely.STRtree(geometries), collections=colls,
-                    root=root, properties=props, signature=sig)
+    colls = {coll["id"]: (p, _without_item_links(coll)) for p, coll in read_collections(catalog_dir)
+             if "sen2chain:index" in coll}
+    props = {f.name: f.type for f in table.schema if f.name not in NOT_PROPERTIES and not f.name.startswith("_")}
+    return Snapshot(con=con, footprints=footprints, collections=colls, root=root, properties=props, signature=sig)
+
+
+def _without_item_links(collection: dict[str, Any]) -> dict[str, Any]:
+    return {**collection, "links": [link for link in collection.get("links", []) if link.get("rel") not in ("item", "child")]}
 
 
 class Store:
