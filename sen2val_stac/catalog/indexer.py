@@ -150,7 +150,7 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[tuple[Executor, i
         from distributed import Client
 
         try:
-            client = Client(scheduler, timeout=30, set_as_default=False)  # type: ignore[no-untyped-call]
+            client = Client(scheduler, timeout=10, set_as_default=False)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"--scheduler {scheduler}: cannot connect to the Dask scheduler ({exc})") from exc
         with client:
@@ -179,6 +179,8 @@ def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: st
         results[source.item_id] = (status, value)
         advance()
 
+    if not todo:
+        return results
     if not scheduler and (workers <= 1 or len(todo) < POOL_THRESHOLD):
         for source in todo:
             keep(source, _extract_safe(source, _settings(config, catalog_dir, source)))
@@ -222,6 +224,8 @@ def index_tree(
     from sen2val_stac.core.progress import progress_bar
 
     started = time.perf_counter()
+    if scheduler is not None and "://" not in scheduler:
+        raise InputError(f"--scheduler {scheduler!r}: expected a Dask scheduler address such as tcp://host:8786")
     indices_dir = os.path.abspath(indices_dir)
     catalog_dir = os.path.abspath(catalog_dir)
     os.makedirs(catalog_dir, exist_ok=True)

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalog", help="catalogue folder to write (default: config catalog_dir)")
     parser.add_argument("--config", help="sen2val.yaml configuration file")
     parser.add_argument("--workers", type=int, help="worker processes reading rasters (default: CPUs)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="read the rasters on the workers of this Dask distributed scheduler (they must see the"
+                             " INDICES tree at the same path); the catalogue written is the same")
     parser.add_argument("--root-href", help="publish with absolute links under this URL")
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
 
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with catalog_lock(catalog_dir, wait=0):
             report = index_tree(indices_dir, catalog_dir, config, workers=args.workers,
-                                progress=False if args.no_progress else None)
+                                progress=False if args.no_progress else None, scheduler=args.scheduler)
     except CatalogLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
