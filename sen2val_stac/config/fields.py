@@ -53,11 +53,11 @@ def between(lo: float | None = None, hi: float | None = None) -> Rule:
     return Rule(check, {k: v for k, v in (("minimum", lo), ("maximum", hi)) if v is not None})
 
 
-def one_of(choices: Collection[str]) -> Rule:
-    """A string among ``choices`` (read at each validation, so a tuple that grows is followed)."""
-    def check(value: str) -> str:
+def one_of(choices: Collection[Any]) -> Rule:
+    """A value among ``choices`` (read at each validation, so a tuple that grows is followed)."""
+    def check(value: Any) -> Any:
         if value not in choices:
-            raise fail(f"must be one of {', '.join(choices)}")
+            raise fail(f"must be one of {', '.join(map(str, choices))}")
         return value
     return Rule(check, lambda: {"enum": list(choices)})
 
