@@ -143,9 +143,52 @@ def timed(fn: Any) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
+def _memory_child(tree: str, catalog: str, scheduler: str | None) -> None:
+    """Index ``tree`` in this (fresh) process and print its peak resident memory as JSON."""
+    import json
+    import resource
+
+    sources, _ = scan_tree(tree)
+    after_scan = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    report = index_tree(tree, catalog, load_config(None), workers=os.cpu_count(), progress=False, scheduler=scheduler)
+    print(json.dumps({"products": len(sources), "items": report.items_total, "seconds": time.perf_counter() - t,
+                      "rss_after_scan_mib": after_scan,
+                      "rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def coordinator_memory(workdir: Path, counts: list[int], resolution: float) -> None:
+    """Peak memory of the coordinating process for first indexes of growing size, with a Dask cluster
+    (2 worker processes on 127.0.0.1) and with the local pool. Small rasters: this measures the
+    coordinator, not the decoding."""
+    import json
+    import subprocess
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        for n in counts:
+            tree = make_tree(workdir, n, resolution)
+            for label, scheduler in (("dask", cluster.scheduler_address), ("local pool", None)):
+                catalog = workdir / f"catalog-mem-{n}"
+                shutil.rmtree(catalog, ignore_errors=True)
+                out = subprocess.run([sys.executable, __file__, "--memory-child", str(tree), str(catalog),
+                                      scheduler or ""], capture_output=True, text=True, check=True).stdout
+                m = json.loads(out.strip().splitlines()[-1])
+                print(f"{n:7d} products, {label:10s}: {m['seconds']:7.1f} s, coordinator peak {m['rss_peak_mib']:7.1f} MiB"
+                      f" (after scan {m['rss_after_scan_mib']:.1f} MiB), {m['items']} items")
+                shutil.rmtree(catalog, ignore_errors=True)
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--memory-child":
+        _memory_child(sys.argv[2], sys.argv[3], sys.argv[4] or None)
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--memory", type=int, nargs="+", metavar="N",
+                        help="only measure the coordinator's peak memory for first indexes of N products (small rasters)")
     parser.add_argument("--resolution", type=float, default=20.0, help="metres; 10 gives 10980 x 10980 px rasters")
     parser.add_argument("--workdir", default="/tmp/sen2val-bench")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
@@ -153,6 +196,9 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.memory:
+        coordinator_memory(workdir, args.memory, args.resolution)
+        return
     tree = make_tree(workdir, args.products, args.resolution)
     n = args.products
     config = load_config(None)

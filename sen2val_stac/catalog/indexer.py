@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import multiprocessing
 import os
 import time
@@ -27,10 +26,9 @@ from sen2val_stac.core import constants as C
 from sen2val_stac.core.atomic import dump_json, write_atomic, write_if_changed, write_json
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import templates_dir
-from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, ItemError, Record, extract
+from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, Outcome, Record, extract_safe
 from sen2val_stac.tree.scan import ItemSource, Skip, scan_tree
 
-log = logging.getLogger(__name__)
 STATE_VERSION = 1
 # Below this many products, reading in-process beats starting worker processes.
 POOL_THRESHOLD = 8
@@ -110,28 +108,6 @@ def _settings(config: dict[str, Any], catalog_dir: str, source: ItemSource) -> E
     }
 
 
-Outcome = tuple[str, Any, "bytes | None"]
-"""``("ok", record, thumbnail PNG or None)`` or ``("skip", {"path", "reason"}, None)``."""
-
-
-def _extract_safe(source: ItemSource, settings: ExtractSettings, gdal_threads: int | None = None) -> Outcome:
-    """Worker entry point: never raises, so one bad product never stops the run.
-
-    ``gdal_threads``: GDAL's decoding threads in this task (``GDAL_NUM_THREADS``); None keeps GDAL's default.
-    """
-    import rasterio
-
-    try:
-        with rasterio.Env(**({"GDAL_NUM_THREADS": str(gdal_threads)} if gdal_threads else {})):
-            result = extract(source, settings)
-        return "ok", result.record, result.thumbnail_png
-    except ItemError as exc:
-        return "skip", {"path": exc.path, "reason": exc.reason}, None
-    except Exception as exc:  # reported per product, the run goes on
-        log.debug("unexpected error on %s", source.folder, exc_info=True)
-        return "skip", {"path": source.folder, "reason": f"unexpected error: {type(exc).__name__}: {exc}"}, None
-
-
 def gdal_threads_per_worker(workers: int) -> int | None:
     """GDAL decoding threads for each of ``workers`` parallel readers: the cores left to each, at least 1.
 
@@ -183,7 +159,7 @@ def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: st
         return results
     if not scheduler and (workers <= 1 or len(todo) < POOL_THRESHOLD):
         for source in todo:
-            keep(source, _extract_safe(source, _settings(config, catalog_dir, source)))
+            keep(source, extract_safe(source, _settings(config, catalog_dir, source)))
         return results
     threads = 1 if scheduler and not os.environ.get("GDAL_NUM_THREADS") else gdal_threads_per_worker(workers)
     with _executor(workers, scheduler) as (pool, slots):
@@ -192,7 +168,7 @@ def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: st
         queue = iter(todo)
         while True:
             for source in queue:
-                pending[pool.submit(_extract_safe, source, _settings(config, catalog_dir, source), threads)] = source
+                pending[pool.submit(extract_safe, source, _settings(config, catalog_dir, source), threads)] = source
                 if len(pending) >= window:
                     break
             if not pending:

@@ -14,6 +14,7 @@ the cloud cover come from the raw sample. Without such a quicklook the masked ra
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from sen2val_stac.tree.rasters import (
 from sen2val_stac.tree.scan import ItemSource, Skip, SourceFile
 from sen2val_stac.tree.thumbnails import thumbnail_png
 
+log = logging.getLogger(__name__)
 # Bump when the record layout or the way facts are computed changes: cached records are then rebuilt.
 RECORD_VERSION = 2
 THUMBNAIL_SIZE = 256
@@ -329,6 +331,28 @@ def extract(source: ItemSource, settings: ExtractSettings) -> Extraction:
         "skips": [{"path": f.path, "reason": reader.skips[f.path].reason} for _, f in ordered if f.path in reader.skips],
     }
     return Extraction(record, png)
+
+
+Outcome = tuple[str, Any, "bytes | None"]
+"""``("ok", record, thumbnail PNG or None)`` or ``("skip", {"path", "reason"}, None)``."""
+
+
+def extract_safe(source: ItemSource, settings: ExtractSettings, gdal_threads: int | None = None) -> Outcome:
+    """Worker entry point (local pool or Dask task): never raises, so one bad product never stops the run.
+
+    ``gdal_threads``: GDAL's decoding threads in this task (``GDAL_NUM_THREADS``); None keeps GDAL's default.
+    """
+    import rasterio
+
+    try:
+        with rasterio.Env(**({"GDAL_NUM_THREADS": str(gdal_threads)} if gdal_threads else {})):
+            result = extract(source, settings)
+        return "ok", result.record, result.thumbnail_png
+    except ItemError as exc:
+        return "skip", {"path": exc.path, "reason": exc.reason}, None
+    except Exception as exc:  # reported per product, the run goes on
+        log.debug("unexpected error on %s", source.folder, exc_info=True)
+        return "skip", {"path": source.folder, "reason": f"unexpected error: {type(exc).__name__}: {exc}"}, None
 
 
 def extract_record(source: ItemSource, settings: ExtractSettings) -> Record:
