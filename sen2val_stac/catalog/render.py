@@ -133,27 +133,34 @@ def _raster_bands(asset: dict[str, Any], definition: dict[str, Any]) -> list[Ras
     return bands
 
 
-def _add_raster_asset(item: pystac.Item, record: dict[str, Any], asset: dict[str, Any], definition: dict[str, Any],
-                      config: dict[str, Any], indices_rel: str) -> None:
-    """Add one raster asset of ``record`` to ``item`` (whose self file is ``Layout.item``)."""
-    item_file = Layout.item(record["index"], record["tile"], record["item_id"])
+def raster_asset(record: dict[str, Any], asset: dict[str, Any], definition: dict[str, Any], item_file: str,
+                 config: dict[str, Any], indices_rel: str) -> pystac.Asset:
+    """One raster asset of ``record``, for the item at ``item_file``.
+
+    Built before it has an owner, so the extension classes only write fields here; the item declares
+    the asset extensions once (:data:`ASSET_EXTENSIONS`), instead of a lookup per asset and field.
+    """
     out = pystac.Asset(
         href=asset_href(record, asset["file"], item_file, config, indices_rel),
         media_type=_media_type(asset["file"]),
         title=_asset_title(asset, record["index"]),
         roles=list(ROLES[asset["kind"]]),
     )
-    item.add_asset(asset["key"], out)
     if asset["mask"] and asset["kind"] == "masked":
-        Sen2ChainExtension.ext(out, add_if_missing=True).mask = asset["mask"]
+        Sen2ChainExtension.ext(out).mask = asset["mask"]
     if asset["shape"] != record["shape"] or asset["transform"] != record["transform"]:
-        proj = ProjectionExtension.ext(out, add_if_missing=True)
+        proj = ProjectionExtension.ext(out)
         proj.shape = asset["shape"]
         proj.transform = asset["transform"]
-    file = FileExtension.ext(out, add_if_missing=True)
+    file = FileExtension.ext(out)
     file.size = asset["size"]
     file.checksum = asset["checksum"]
-    RasterExtension.ext(out, add_if_missing=True).bands = _raster_bands(asset, definition)
+    RasterExtension.ext(out).bands = _raster_bands(asset, definition)
+    return out
+
+
+ASSET_EXTENSIONS = (FileExtension, RasterExtension)
+"""Extensions every raster asset uses (projection and sen2chain are declared by the item's own fields)."""
 
 
 def _set_processing(item: pystac.Item, record: dict[str, Any]) -> None:
@@ -202,7 +209,10 @@ def build_item(record: dict[str, Any], config: dict[str, Any], indices_rel: str)
     s2c.masks = list(record["masks"])
     definition = index_definition(index)
     for asset in record["assets"]:
-        _add_raster_asset(item, record, asset, definition, config, indices_rel)
+        item.add_asset(asset["key"], raster_asset(record, asset, definition, item_file, config, indices_rel))
+    if record["assets"]:
+        for extension in ASSET_EXTENSIONS:
+            extension.add_to(item)
     if record["thumbnail"]:
         item.add_asset("thumbnail", pystac.Asset(
             href=href(item_file, Layout.thumbnail(index, tile_name, record["item_id"]), None),
