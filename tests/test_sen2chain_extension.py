@@ -176,3 +176,15 @@ def test_extension_class_on_collection_and_summaries() -> None:
     assert Sen2ChainExtension.summaries(coll).masks == ["CM001"]
     with pytest.raises(pystac.ExtensionTypeError):
         Sen2ChainExtension.summaries(_item())  # type: ignore[arg-type]
+
+
+def test_vocabulary_imports_without_pystac() -> None:
+    """Readers of catalogue JSON (catalog.read, the validator) get the field names without importing pystac."""
+    import subprocess
+    import sys
+    code = ("import sys, sen2val_stac.catalog.sen2chain_fields as f, sen2val_stac.catalog.read; "
+            "assert 'pystac' not in sys.modules, 'pystac imported'; print(f.SCHEMA_URI)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == SCHEMA_URI
+    from sen2val_stac.catalog import sen2chain_fields
+    assert S2C.FIELDS is sen2chain_fields.FIELDS and S2C.local_schemas is sen2chain_fields.local_schemas  # re-exported

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
+from sen2val_stac.catalog.sen2chain_fields import INDEX, TILE
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.errors import InputError
 
@@ -179,13 +180,13 @@ class ItemRef:
     @property
     def index(self) -> str:
         """Index name (``NDVI``)."""
-        value: str = self.item["properties"]["sen2chain:index"]
+        value: str = self.item["properties"][INDEX]
         return value
 
     @property
     def tile(self) -> str:
         """MGRS tile (``40KCB``)."""
-        value: str = self.item["properties"]["sen2chain:tile"]
+        value: str = self.item["properties"][TILE]
         return value
 
     @property
@@ -236,7 +237,7 @@ def iter_items(catalog_dir: str | os.PathLike[str]) -> Iterator[ItemRef]:
     root = open_root(catalog_dir)
     for coll_path in _children(root):
         coll = read_json(coll_path)
-        if "sen2chain:index" not in coll:
+        if INDEX not in coll:
             continue
         for href, _ in root.linked(coll_path, coll, "item"):
             path = root.require(coll_path, href)

@@ -1,8 +1,8 @@
 """The ``sen2chain`` STAC extension: the one vocabulary of ``sen2chain:*`` fields, as a pystac extension.
 
 Which radiometric index, MGRS tile, Sentinel-2 product and cloud mask a catalogue object describes.
-The JSON Schema is ``catalog_templates/schemas/sen2chain/v1.0.0/schema.json``, published at
-:data:`SCHEMA_URI`; :func:`local_schemas` maps that URL to the file so validation stays offline.
+The field names, the schema URL and :func:`local_schemas` live in
+:mod:`sen2val_stac.catalog.sen2chain_fields` (no pystac import) and are re-exported here.
 
 Written the way pystac writes its own extensions::
 
@@ -10,46 +10,32 @@ Written the way pystac writes its own extensions::
     ext.index, ext.tile = "NDVI", "40KCB"
     Sen2ChainExtension.ext(item.assets["masked-cm001"]).mask = "CM001"
     Sen2ChainExtension.summaries(collection, add_if_missing=True).masks = ["CM001"]
-
-Modules that read catalogue JSON (parquet columns, item properties) use the field-name constants.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 import pystac
 from pystac.extensions.base import ExtensionManagementMixin, PropertiesExtension, SummariesExtension
 
-from sen2val_stac.core.templates import templates_dir
-
-SCHEMA_URI = "https://sen2chain.github.io/sen2val-stac/extensions/sen2chain/v1.0.0/schema.json"
-SCHEMA_FILE = "schemas/sen2chain/v1.0.0/schema.json"
-"""The schema of :data:`SCHEMA_URI`, relative to ``catalog_templates/``."""
-PREFIX = "sen2chain:"
-
-# The vocabulary. Item properties:
-INDEX = PREFIX + "index"  # also a Collection field
-TILE = PREFIX + "tile"
-PRODUCT_ID = PREFIX + "product_id"
-MASKS = PREFIX + "masks"  # also summarised by Collections
-ASSET = PREFIX + "asset"  # NetCDF cube items: the item asset the cube was built from
-# Asset field:
-MASK = PREFIX + "mask"
-# Collection fields:
-FORMULA = PREFIX + "formula"
-BANDS = PREFIX + "bands"
-
-FIELDS = (INDEX, TILE, PRODUCT_ID, MASKS, ASSET, MASK, FORMULA, BANDS)
-"""Every ``sen2chain:`` field; the schema allows no other."""
+from sen2val_stac.catalog.sen2chain_fields import (
+    ASSET,
+    BANDS,
+    FIELDS,
+    FORMULA,
+    INDEX,
+    MASK,
+    MASKS,
+    PREFIX,
+    PRODUCT_ID,
+    SCHEMA_FILE,
+    SCHEMA_URI,
+    TILE,
+    local_schemas,
+)
 
 T = TypeVar("T", pystac.Item, pystac.Collection, pystac.Asset)
-
-
-def local_schemas() -> dict[str, Path]:
-    """Schema URLs this project publishes, mapped to their files (for offline validation)."""
-    return {SCHEMA_URI: templates_dir() / SCHEMA_FILE}
 
 
 class Sen2ChainExtension(

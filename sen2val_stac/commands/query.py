@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print matches; a bad filter or an unreadable catalogue exits 2 (through the CLI)."""
     from sen2val_stac.catalog.query import query_frame, query_items
+    from sen2val_stac.catalog.sen2chain_fields import INDEX, TILE
 
     filters = dict(index=args.index, tile=args.tile, start=args.start, end=args.end, bbox=args.bbox)
     if args.format == "geojson":
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print()
         return 0
     frame = query_frame(args.catalog, **filters)
-    table = frame[["id", "datetime", "sen2chain:index", "sen2chain:tile", "eo:cloud_cover"]].copy()
+    table = frame[["id", "datetime", INDEX, TILE, "eo:cloud_cover"]].copy()
     table["assets"] = [",".join(sorted(k for k, v in a.items() if v)) for a in frame["assets"]]
     table.columns = ["id", "datetime", "index", "tile", "cloud_cover", "assets"]
     if args.format == "csv":

@@ -18,6 +18,7 @@ from shapely.geometry import mapping, shape
 
 from sen2val_stac.catalog.render import href as link_href
 from sen2val_stac.catalog.root import write_root_catalog
+from sen2val_stac.catalog.sen2chain_fields import ASSET, INDEX, SCHEMA_URI, TILE
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.atomic import write_if_changed, write_json
 from sen2val_stac.core.templates import index_definition
@@ -110,7 +111,7 @@ def cube_item(series: Series, nc_path: Path, catalog_dir: Path, config: dict[str
     return {
         "type": "Feature",
         "stac_version": C.STAC_VERSION,
-        "stac_extensions": [DATACUBE, C.FILE, C.PROJECTION],
+        "stac_extensions": [SCHEMA_URI, DATACUBE, C.FILE, C.PROJECTION],
         "id": series.name,
         "geometry": mapping(footprint),
         "bbox": list(footprint.bounds),
@@ -127,7 +128,7 @@ def cube_item(series: Series, nc_path: Path, catalog_dir: Path, config: dict[str
                          "step": _time_step(grid.times), "values": grid.times},
             },
             "cube:variables": {series.index.lower(): variable},
-            "sen2chain:index": series.index, "sen2chain:tile": series.tile, "sen2chain:asset": series.asset,
+            INDEX: series.index, TILE: series.tile, ASSET: series.asset,
         },
         "links": links,
         "assets": {"netcdf": {"href": href, "type": "application/netcdf", "roles": ["data"],

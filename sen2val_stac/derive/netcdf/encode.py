@@ -16,6 +16,7 @@ from pyproj import CRS
 from shapely.geometry import shape
 
 from sen2val_stac import __version__
+from sen2val_stac.catalog.sen2chain_fields import MASK
 from sen2val_stac.core.templates import index_definition, load_json
 from sen2val_stac.derive.netcdf.assemble import Series
 
@@ -81,7 +82,7 @@ def iso_duration(seconds: float) -> str:
 
 def mask_note(asset: dict[str, Any]) -> str:
     """``CM001 (Sen2Cor cloud probability above 25 %, ...)``: the mask of a masked asset and what it flags."""
-    mask = asset.get("sen2chain:mask") or "?"
+    mask = asset.get(MASK) or "?"
     described = load_json("collection.json").get("masks", {}).get(mask.split("-")[0])
     return f"{mask} ({described})" if described else mask
 
