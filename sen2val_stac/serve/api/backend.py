@@ -229,7 +229,8 @@ class QueryablesClient(BaseFiltersClient):
         props: dict[str, Any] = {
             "id": {"type": "string", "title": "Item id"},
             "collection": {"type": "string", "title": "Collection id"},
-            "geometry": {"$ref": "https://geojson.org/schema/Geometry.json"},
+            # inline, not a $ref to geojson.org: clients (STAC Browser) would fetch it
+            "geometry": {"title": "Item geometry", "type": "object", "description": "A GeoJSON geometry"},
         }
         props.update({name: _json_schema(kind) for name, kind in sorted(snapshot.properties.items())})
         return _answer({"$schema": "https://json-schema.org/draft/2019-09/schema", "$id": str(request.url),
