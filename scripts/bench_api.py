@@ -63,11 +63,33 @@ def embedded(catalog: Path) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-# NOTE for the pgstac side (07:23 UTC): an untracked scripts/bench_api.py that was here was overwritten by
-# mistake when this version was written; please add your back-end as a starter here: ``pgstac(catalog)``
-# loading the catalogue into a throw-away database and yielding stac-fastapi-pgstac's root URL (the load time
-# is then part of "ready").
-BACKENDS: dict[str, Callable[[Path], AbstractContextManager[str]]] = {"embedded": embedded}
+@contextmanager
+def pgstac(catalog: Path) -> Iterator[str]:
+    """``sen2val-stac pgstac load`` into a new database of a throw-away PostgreSQL 15 + PostGIS cluster
+    (tests/pg_server.py: initdb as the postgres user, fsync off), then again with nothing changed (the
+    incremental check), then ``uvicorn sen2val_stac.serve.pgstac.app:create_app --factory``; both load times
+    go to stderr ("ready" includes the first)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pg_server import ONE_ORIGIN_APP, free_port, shared_server, stop_shared, uvicorn_app
+
+    from sen2val_stac.serve.pgstac import load_catalog
+
+    server = shared_server()
+    try:
+        dsn, port = server.database(), free_port()
+        root = f"http://127.0.0.1:{port}/"
+        for what in ("load", "reload (unchanged)"):
+            t = time.perf_counter()
+            report = load_catalog(catalog, dsn, root_href=root)
+            print(f"pgstac {what}: {time.perf_counter() - t:.1f} s ({report.summary()})", file=sys.stderr)
+        env = {**server.env(dsn.rsplit("/", 1)[1]), "SEN2VAL_CATALOG": str(catalog)}
+        with uvicorn_app(ONE_ORIGIN_APP, env, port) as url:
+            yield url
+    finally:
+        stop_shared()
+
+
+BACKENDS: dict[str, Callable[[Path], AbstractContextManager[str]]] = {"embedded": embedded, "pgstac": pgstac}
 
 
 def _datetime(catalog: Path) -> str:
