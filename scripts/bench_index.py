@@ -14,6 +14,13 @@ Measured in the same run, side by side:
   in one process with GDAL's default threads (the lower counts). Also the floor of all three rasters;
 - ``sen2val-stac index`` first run and no-op re-run;
 - the rio-stac + pystac loop (one ``create_stac_item`` per raster, assets merged, ``catalog.save``).
+
+CPU per product is counted in one process (GDAL's threads included), so it holds on a busy machine.
+
+    python scripts/bench_index.py --memory 1000 10000 --resolution 600
+
+measures only the coordinating process's peak memory for first indexes of that many products, read by
+a Dask LocalCluster (``index --scheduler``) and by the local pool.
 """
 
 from __future__ import annotations
@@ -220,7 +227,7 @@ def main() -> None:
                                               progress=False))
     assert again.files_written == 0
     floor_all, floor_all_cpu = decode_floor(tree, args.workers, ("index", "masked", "quicklook"))
-    _, index_cpu, _ = timed(lambda: index(workdir / "catalog-1", 1))  # in-process: CPU of the whole index
+    one_wall, index_cpu, _ = timed(lambda: index(workdir / "catalog-1", 1))  # in-process: CPU of the whole index
     print(f"products: {n}, rasters {args.resolution:g} m, workers {args.workers},"
           f" GDAL threads per worker {gdal_threads_per_worker(args.workers)}")
     print(f"{'':34s} {'wall s':>8s} {'products/s':>10s} {'CPU ms/product':>15s}")
@@ -229,6 +236,7 @@ def main() -> None:
     print(f"{'sen2val-stac index, first run':34s} {first:8.1f} {n / first:10.2f} {1000 * index_cpu / n:15.0f}"
           f"   (runs: {', '.join(f'{f:.1f}' for f in firsts)} s; footprints, statistics, cloud cover,"
           " sha2-256 checksums, thumbnails)")
+    print(f"{'  same, in one process':34s} {one_wall:8.1f} {n / one_wall:10.2f}   (GDAL's default threads)")
     print(f"{'sen2val-stac index, no-op run':34s} {noop:8.2f} {n / noop:10.1f}")
     print(f"index / floor (raw + quicklook): wall {first / floor:.2f}x, CPU {index_cpu / floor_cpu:.2f}x;"
           f" / floor (+ masked JP2): wall {first / floor_all:.2f}x, CPU {index_cpu / floor_all_cpu:.2f}x")
