@@ -243,6 +243,18 @@ def test_bad_input_is_a_400_naming_the_parameter(stac_api: str, method: str, par
     assert parameter in body["description"], body
 
 
+def test_filters_cannot_call_functions_or_read_files(stac_api: str, stac_api_server: ApiServer) -> None:
+    """CQL2 goes to SQL in the embedded back-end: only CQL2 operators pass, and the database reads no file."""
+    if stac_api_server.name != "embedded":
+        pytest.skip("embedded back-end only: CQL2 is turned into DuckDB SQL there")
+    for expression in ("read_text('/etc/passwd') = 'x'", "\"platform\" = 'a'' OR 1=1 --'"):
+        response = requests.get(urljoin(stac_api, "search"), params={"filter": expression}, timeout=30)
+        if response.status_code == 200:  # the quote is escaped: a plain string comparison that matches nothing
+            assert response.json()["features"] == [], expression
+        else:
+            assert response.status_code == 400 and response.json()["description"].startswith("filter"), response.text
+
+
 # --- a new index run is seen without a restart -----------------------------------------------------
 
 
