@@ -33,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
 
             serve_cubes(args.catalog, args.cubes, args.host, args.port, args.data, api=args.api)
         elif args.api:
+            import logging
+
+            # stac-fastapi warns at import time that its title/version come from defaults: ours are set
+            logging.getLogger("stac_fastapi.types.config").setLevel(logging.ERROR)
             from sen2val_stac.serve.api.app import serve_api  # fastapi, duckdb ...: only when asked for
 
             serve_api(args.catalog, args.host, args.port, args.data)

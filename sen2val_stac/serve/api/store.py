@@ -7,7 +7,8 @@ not kept: pages are read from the static files (the source of truth).
 
 :meth:`Store.snapshot` compares a signature (size and mtime of ``items.parquet``, ``catalog.json`` and
 every ``*/collection.json``: a few ``stat`` calls) on each request and loads a new snapshot when it
-changed, so a new ``index`` run is seen without a restart.
+changed, so a new ``index`` run is seen without a restart. The server never rebuilds a stale index in a
+request (at 100,000 items that reads every item file): ``index`` writes it last, and that write is a change.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sen2val_stac.catalog.parquet import ensure_parquet, parquet_path
+from sen2val_stac.catalog.parquet import is_stale, parquet_path, write_parquet
 from sen2val_stac.catalog.read import collections as read_collections
 from sen2val_stac.catalog.read import read_json
 from sen2val_stac.core import constants as C
@@ -95,12 +96,15 @@ def signature(catalog_dir: Path) -> Signature:
 
 
 def load_snapshot(catalog_dir: Path) -> Snapshot:
-    """Read the catalogue into a new snapshot (the parquet index is rebuilt first when stale, if writable)."""
-    try:
-        path = ensure_parquet(catalog_dir)
-    except OSError as exc:  # a read-only catalogue with a stale index: serve what is there
-        log.warning("%s: cannot rebuild the parquet index (%s); serving it as it is", catalog_dir, exc)
-        path = parquet_path(catalog_dir)
+    """Read the catalogue into a new snapshot (the parquet index is built first when missing, if writable)."""
+    path = parquet_path(catalog_dir)
+    if not path.exists():  # never indexed with this version: build it once (index runs keep it up to date)
+        try:
+            write_parquet(catalog_dir)
+        except OSError as exc:
+            log.warning("%s: no parquet index and cannot build it (%s): serving no item", catalog_dir, exc)
+    elif is_stale(catalog_dir):  # an index run is writing: it rewrites the index last, then we reload
+        log.info("%s: parquet index older than the catalogue (index run in progress?): serving it as it is", path)
     sig = signature(catalog_dir)  # before reading: a change while reading means one more reload, never a missed one
     table = _read_table(path)
     footprints = sqlgeo.Footprints(table.column("geometry").to_pylist())
