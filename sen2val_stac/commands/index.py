@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sen2val_stac.catalog.indexer import IndexReport, index_tree
-from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.core.lock import CatalogLocked, catalog_lock
+from sen2val_stac.core.errors import InputError
+
+if TYPE_CHECKING:
+    from sen2val_stac.catalog.indexer import IndexReport
 
 NAME = "index"
 HELP = "Index a Sen2Chain INDICES tree as a static STAC catalogue (incremental)."
@@ -30,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve(args: argparse.Namespace) -> tuple[dict[str, Any], str, str]:
     """Configuration, INDICES folder and catalogue folder from the arguments and the config file."""
+    from sen2val_stac.config import ConfigError, load_config
+
     config = load_config(args.config)
     if getattr(args, "root_href", None):
         config["root_href"] = args.root_href
@@ -60,23 +63,17 @@ def print_report(report: IndexReport, out: Any = None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``index``; exit 1 when nothing could be indexed, 2 on configuration or output errors."""
-    try:
-        config, indices_dir, catalog_dir = resolve(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    from sen2val_stac.catalog.indexer import index_tree
+    from sen2val_stac.core.lock import catalog_lock
+
+    config, indices_dir, catalog_dir = resolve(args)
     if not os.path.isdir(indices_dir):
-        print(f"error: {indices_dir}: not a folder", file=sys.stderr)
-        return 2
+        raise InputError(f"{indices_dir}: not a folder")
     try:
         with catalog_lock(catalog_dir, wait=0):
             report = index_tree(indices_dir, catalog_dir, config, workers=args.workers,
                                 progress=False if args.no_progress else None, scheduler=args.scheduler)
-    except CatalogLocked as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
     except OSError as exc:
-        print(f"error: cannot write the catalogue: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(f"cannot write the catalogue: {exc}") from exc
     print_report(report)
     return 0 if report.items_total else 1

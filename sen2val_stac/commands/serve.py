@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from sen2val_stac.serve.static import serve
+from sen2val_stac.core.errors import InputError
 
 NAME = "serve"
 HELP = "Serve the catalogue (and the rasters, layers and cubes it links to) over HTTP for browsers and GDAL."
@@ -21,17 +20,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", action="store_true",
                         help="also serve a STAC API (search, CQL2 filters, paging) over CATALOG_DIR/items.parquet "
                              "at the root URL; the static files keep their URLs (docs/stac-api.md)")
+    parser.add_argument("--dsn", metavar="POSTGRESQL_DSN",
+                        help="with --api: serve the STAC API from this pgstac database (stac-fastapi-pgstac; load it "
+                             "with `sen2val-stac pgstac load`) instead of items.parquet")
     parser.add_argument("--cubes", metavar="DIR", help="also publish the NetCDF cubes of DIR over ERDDAP griddap "
                                                        "and OPeNDAP under /cubes (docs/downstream.md)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; exit 2 when the catalogue or a data folder cannot be served."""
+    from sen2val_stac.serve.static import serve
+
+    if args.dsn and not args.api:
+        raise InputError("--dsn serves a STAC API from pgstac: give --api too")
     try:
         if args.cubes:
             from sen2val_stac.serve.cubes import serve_cubes  # xpublish, fastapi: only when asked for
 
             serve_cubes(args.catalog, args.cubes, args.host, args.port, args.data, api=args.api)
+        elif args.api and args.dsn:
+            from sen2val_stac.serve.pgstac.app import serve_pgstac  # stac-fastapi-pgstac: only when asked for
+
+            serve_pgstac(args.catalog, args.dsn, args.host, args.port, args.data)
         elif args.api:
             import logging
 
@@ -43,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             serve(args.catalog, args.host, args.port, args.data)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(str(exc)) from exc
     except KeyboardInterrupt:
         pass
     return 0

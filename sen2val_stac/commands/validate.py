@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from sen2val_stac.validate.validation import SchemaStore, validate_catalog
-
 NAME = "validate"
 HELP = "Validate every catalog, collection and item against the STAC core and extension JSON schemas."
 
@@ -38,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print each problem with its file and a summary; exit 0 if all valid, 1 if not (2: unreadable, raised)."""
+    from sen2val_stac.validate.validation import SchemaStore, validate_catalog
+
     store = SchemaStore(mirror=args.schemas, cache=args.cache)
     result = validate_catalog(args.catalog, store)
     if args.format == "json":
