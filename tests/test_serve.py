@@ -92,7 +92,7 @@ def tree_server(tree):
     ("/catalog/ndvi/collection.json", "application/json"),
     ("/catalog/footprints.geojson", "application/geo+json"),
     ("/catalog/items.parquet", "application/vnd.apache.parquet"),
-    ("/catalog/cube.nc", "application/x-netcdf"),
+    ("/catalog/cube.nc", "application/netcdf"),  # core/media_types.py: pystac.MediaType.NETCDF
     ("/catalog/ndvi/40KCB/thumb.png", "image/png"),
     ("/catalog/blob.bin", "application/octet-stream"),
     ("/INDICES/NDVI/ndvi.tif", "image/tiff"),

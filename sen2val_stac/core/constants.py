@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sen2val_stac.core import media_types
+
 STAC_VERSION = "1.1.0"
 """The version pystac writes (``pystac.get_stac_version()``); for the few objects written as plain dicts."""
 
@@ -13,15 +15,8 @@ PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
 FILE = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 
-MEDIA_TYPES = {
-    ".jp2": "image/jp2",
-    ".tif": "image/tiff; application=geotiff",
-    ".tiff": "image/tiff; application=geotiff",
-    ".png": "image/png",
-    ".nc": "application/netcdf",
-    ".json": "application/json",
-    ".parquet": "application/vnd.apache.parquet",
-}
+MEDIA_TYPES = media_types.BY_SUFFIX
+"""Media type by file suffix: the one table, :mod:`sen2val_stac.core.media_types`."""
 
 CONSTELLATION = "sentinel-2"
 INSTRUMENTS = ["msi"]

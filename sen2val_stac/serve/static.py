@@ -43,33 +43,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
+from sen2val_stac.core import media_types
+
 log = logging.getLogger(__name__)
 
-MEDIA_TYPES = {
-    ".json": "application/json",
-    ".geojson": "application/geo+json",
-    ".jp2": "image/jp2",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".nc": "application/x-netcdf",
-    ".parquet": "application/vnd.apache.parquet",
-    ".xml": "application/xml",
-    ".csv": "text/csv",
-    ".txt": "text/plain",
-    ".gpkg": "application/geopackage+sqlite3",
-    ".zip": "application/zip",
-    ".html": "text/html",
-    ".js": "text/javascript",
-    ".css": "text/css",
-    ".svg": "image/svg+xml",
-    ".ico": "image/vnd.microsoft.icon",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".map": "application/json",
-}
 METHODS = "GET, HEAD, OPTIONS"
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -193,7 +170,7 @@ class StaticApp:
             raise NotFound()
         if not target.is_file():  # FIFOs, devices, sockets
             raise NotFound()
-        media = MEDIA_TYPES.get(target.suffix.lower(), "application/octet-stream")
+        media = media_types.content_type(target.name)
         response = send_file(target, _strip_unusable_range(environ), mimetype=media, conditional=True, max_age=None)
         response.headers["Accept-Ranges"] = "bytes"
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -20,6 +20,7 @@ from sen2val_stac.catalog.render import href as link_href
 from sen2val_stac.catalog.root import write_root_catalog
 from sen2val_stac.catalog.sen2chain_fields import ASSET, INDEX, SCHEMA_URI, TILE
 from sen2val_stac.core import constants as C
+from sen2val_stac.core import media_types as MT
 from sen2val_stac.core.atomic import write_if_changed, write_json
 from sen2val_stac.core.templates import index_definition
 from sen2val_stac.derive.netcdf.assemble import CubeError, Series
@@ -91,16 +92,16 @@ def cube_item(series: Series, nc_path: Path, catalog_dir: Path, config: dict[str
     base = config["netcdf"].get("href_base")
     href = (base.rstrip("/") + "/" + nc_path.name) if base else os.path.relpath(nc_path, catalog_dir / CUBES)
     root_href = config.get("root_href")
-    def link(rel: str, target: str, media_type: str = "application/json") -> dict[str, str]:
+    def link(rel: str, target: str, media_type: str = MT.JSON) -> dict[str, str]:
         return {"rel": rel, "href": link_href(item_file, target, root_href), "type": media_type}
 
     collection_file = f"{CUBES}/{C.COLLECTION_FILE}"
     links = [link("root", C.CATALOG_FILE), link("parent", collection_file), link("collection", collection_file)]
     for ref in series.items:
         rel = os.path.relpath(ref.path, catalog_dir).replace(os.sep, "/")
-        links.append(link("derived_from", rel, "application/geo+json"))
+        links.append(link("derived_from", rel, MT.GEOJSON))
     if root_href:
-        links.append(link("self", item_file, "application/geo+json"))
+        links.append(link("self", item_file, MT.GEOJSON))
     definition = index_definition(series.index)
     variable: dict[str, Any] = {
         "type": "data", "dimensions": ["time", "y", "x"], "data_type": "int16", "nodata": grid.nodata,
@@ -131,7 +132,7 @@ def cube_item(series: Series, nc_path: Path, catalog_dir: Path, config: dict[str
             INDEX: series.index, TILE: series.tile, ASSET: series.asset,
         },
         "links": links,
-        "assets": {"netcdf": {"href": href, "type": "application/netcdf", "roles": ["data"],
+        "assets": {"netcdf": {"href": href, "type": MT.NETCDF, "roles": ["data"],
                               "title": f"NetCDF-4 cube {nc_path.name}", "file:size": nc_path.stat().st_size}},
         "collection": CUBES,
     }
@@ -154,12 +155,12 @@ def write_cube_collection(catalog_dir: Path, items: list[dict[str, Any]], config
     boxes = [i["bbox"] for i in items]
     coll_file = f"{CUBES}/{C.COLLECTION_FILE}"
     root_href = config.get("root_href")
-    links = [{"rel": "root", "href": link_href(coll_file, C.CATALOG_FILE, root_href), "type": "application/json"},
-             {"rel": "parent", "href": link_href(coll_file, C.CATALOG_FILE, root_href), "type": "application/json"}]
+    links = [{"rel": "root", "href": link_href(coll_file, C.CATALOG_FILE, root_href), "type": MT.JSON},
+             {"rel": "parent", "href": link_href(coll_file, C.CATALOG_FILE, root_href), "type": MT.JSON}]
     links += [{"rel": "item", "href": link_href(coll_file, f"{CUBES}/{i['id']}.json", root_href),
-               "type": "application/geo+json"} for i in sorted(items, key=lambda i: i["id"])]
+               "type": MT.GEOJSON} for i in sorted(items, key=lambda i: i["id"])]
     if root_href:
-        links.append({"rel": "self", "href": link_href(coll_file, coll_file, root_href), "type": "application/json"})
+        links.append({"rel": "self", "href": link_href(coll_file, coll_file, root_href), "type": MT.JSON})
     write_json(str(folder / C.COLLECTION_FILE), {
         "type": "Collection", "stac_version": C.STAC_VERSION, "stac_extensions": [],
         "id": CUBES, "title": "NetCDF time-series cubes",
@@ -170,7 +171,7 @@ def write_cube_collection(catalog_dir: Path, items: list[dict[str, Any]], config
                                          max(b[2] for b in boxes), max(b[3] for b in boxes)]]},
                    "temporal": {"interval": [[min(i["properties"]["start_datetime"] for i in items),
                                               max(i["properties"]["end_datetime"] for i in items)]]}},
-        "item_assets": {"netcdf": {"type": "application/netcdf", "roles": ["data"], "title": "NetCDF-4 cube"}},
+        "item_assets": {"netcdf": {"type": MT.NETCDF, "roles": ["data"], "title": "NetCDF-4 cube"}},
         "links": links,
     })
     write_root_catalog(str(catalog_dir), config)
