@@ -111,11 +111,11 @@ def test_every_cube_equals_its_sources_pixel_for_pixel(cubes) -> None:
             assert isinstance(var.valid_min, np.int16) and [var.valid_min, var.valid_max] == definition["valid_range"]
             assert getattr(var, "standard_name", None) == definition["standard_name"]
             assert var.chunking() == [min(8, len(refs)), 256, 256]
-            assert var.filters()["zlib"] and var.filters()["shuffle"] and var.grid_mapping == "spatial_ref"
+            assert var.filters()["zlib"] and var.filters()["shuffle"] and var.grid_mapping == "crs"
             assert "CM001 (Sen2Cor cloud probability" in var.comment
             assert nc["time"].units == "seconds since 1970-01-01 00:00:00" and nc["time"].dtype == np.float64
-            assert "_FillValue" not in nc["time"].ncattrs() and nc["spatial_ref"].dtype == np.int32
-            assert nc["spatial_ref"].grid_mapping_name == "transverse_mercator"
+            assert "_FillValue" not in nc["time"].ncattrs() and nc["crs"].dtype == np.int32
+            assert nc["crs"].grid_mapping_name == "transverse_mercator" and nc.crs_code == refs[0].item["properties"]["proj:code"]
             assert nc["x"].standard_name == "projection_x_coordinate" and nc["x"].units == "m"
             assert nc.source.endswith(", ".join(r.id for r in refs))
             x, y = nc["x"][:], nc["y"][:]

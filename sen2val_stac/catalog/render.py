@@ -27,6 +27,7 @@ from sen2val_stac import __version__
 from sen2val_stac.catalog.sen2chain_extension import Sen2ChainExtension
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.templates import index_definition, load_json
+from sen2val_stac.derive.cog import cog_assets
 from sen2val_stac.tree.names import parse_tile
 
 ROLES = {"index": ["data"], "masked": ["data", "cloud-masked"], "quicklook": ["overview"]}
@@ -217,6 +218,8 @@ def build_item(record: dict[str, Any], config: dict[str, Any], indices_rel: str)
         item.add_asset("thumbnail", pystac.Asset(
             href=href(item_file, Layout.thumbnail(index, tile_name, record["item_id"]), None),
             media_type=pystac.MediaType.PNG, title="Thumbnail", roles=["thumbnail"]))
+    for key, cog in cog_assets(record, config, indices_rel).items():  # COG views written by `cog` (derive/cog.py)
+        item.add_asset(key, pystac.Asset.from_dict(cog))
     collection = Layout.collection(index)
     _set_links(
         item, item_file, config.get("root_href"),

@@ -35,6 +35,8 @@ from sen2val_stac.pipeline import STEPS
 
 # Besides a tcp:// address (sen2val_stac.derive.netcdf.export.SCHEDULERS; a test keeps the two equal).
 SCHEDULER_NAMES = ("threads", "processes", "synchronous")
+# GDAL's overview resampling methods (rasterio Resampling names that gdaladdo accepts).
+OVERVIEW_RESAMPLINGS = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "rms", "mode", "gauss")
 STAC_PROVIDER_ROLES = ("licensor", "producer", "processor", "host")
 ACDD_CREATOR_TYPES = ("person", "group", "institution", "position")
 
@@ -114,6 +116,27 @@ class Netcdf(Section):
     """Also write a THREDDS catalog.xml listing the cubes."""
     href_base: Url | None
     """URL where out_dir is published (cube asset hrefs); null: relative paths."""
+
+
+class Cog(Section):
+    """``sen2val-stac cog``: cloud-optimised GeoTIFF views beside each item (sen2val_stac/derive/cog.py)."""
+
+    quicklook: bool
+    """Write the quicklook as a web-optimised COG (EPSG:3857, deflate): the raster STAC Browser's map draws."""
+    indices: bool
+    """Also write COGs of the index rasters listed in index_assets, on their own grid."""
+    index_assets: Annotated[list[Text], Field(min_length=1)]
+    """Asset keys of the index rasters to convert (index, masked-cm001, ...)."""
+    compression: Literal["deflate", "zstd", "lerc"]
+    """Compression of the index COGs: deflate or zstd (lossless, predictor), or lerc (max_z_error)."""
+    max_z_error: Annotated[Number, between(0)]
+    """LERC only: largest error allowed per pixel, in stored int16 units (0: lossless)."""
+    blocksize: Literal[128, 256, 512, 1024]
+    """Tile size of the index COGs, pixels."""
+    overview_resampling: Annotated[str, one_of(OVERVIEW_RESAMPLINGS)]
+    """Resampling of the index COGs' overviews (GDAL names: average, nearest, mode...)."""
+    scheduler: Annotated[str, SCHEDULER]
+    """threads, processes (a local Dask cluster), or the address of a Dask scheduler (tcp://host:8786)."""
 
 
 class Creator(Section):
@@ -237,6 +260,7 @@ class Settings(Section):
     doi: dict[str, Doi]
     """DOIs: key <INDEX>_<TILE> for one series, <INDEX> for a whole index."""
     footprints: Footprints
+    cog: Cog
     netcdf: Netcdf
     creator: Creator
     contacts: list[Contact]

@@ -1,0 +1,390 @@
+"""COG views of the catalogue's rasters (rio-cogeo): the browser view of each quicklook, and on request the index rasters.
+
+Per item, beside its JSON in the catalogue (deterministic paths, so the files are served with the catalogue):
+
+- ``<item id>_visual.tif``: the quicklook as a web-optimised COG (EPSG:3857, 256-px tiles aligned on the
+  WebMercatorQuad zoom levels, overviews), deflate: what a browser map (STAC Browser, OpenLayers) draws without
+  any projection definition. Asset ``visual``, roles ``overview`` and ``visual``.
+- with ``cog.indices: true``, ``<item id>_<asset key>.tif`` for each asset of ``cog.index_assets``
+  (``index``, ``masked-cm001``...): the JPEG2000 on its own grid, int16, 512-px tiles, overviews,
+  ``cog.compression`` (deflate or zstd with the horizontal predictor, or LERC with ``cog.max_z_error``).
+  Asset ``<asset key>-cog``, role ``data``.
+
+Each COG asset has media type ``image/tiff; application=geotiff; profile=cloud-optimized`` and an ``alternate``
+object (the alternate-assets extension's shape; the extension is not declared since its schema is not in the
+offline mirror) pointing at the original raster.
+
+How the catalogue learns about them: the step stores what it wrote in the indexer state, in each record's
+``cog`` entry, and the item renderer asks :func:`cog_assets` for the assets of a record (a pure function of
+the record, like the rest of rendering). So an ``index`` re-run that re-renders an item keeps its COG assets;
+one whose source raster changed gets a fresh record without them (the COG is stale) until the next ``cog``
+run; a no-op ``index`` run writes nothing. Incremental: a COG is rewritten only when its source's checksum
+(or size and update time) or the COG settings change; a no-op run writes nothing. Every COG is written to a
+temporary file renamed into place.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+COMPRESSIONS = ("deflate", "zstd", "lerc")
+DEFAULTS: dict[str, Any] = {"quicklook": True, "indices": False, "index_assets": ["index", "masked-cm001"],
+                            "compression": "deflate", "max_z_error": 0, "blocksize": 512,
+                            "overview_resampling": "average", "scheduler": "threads"}
+VISUAL_KEY = "visual"
+
+
+def cog_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``cog`` section of the configuration over :data:`DEFAULTS`; raises ConfigError on a wrong value."""
+    from sen2val_stac.config import ConfigError
+
+    settings = {**DEFAULTS, **(config.get("cog") or {})}
+    if settings["compression"] not in COMPRESSIONS:
+        raise ConfigError(f"cog.compression: {settings['compression']!r} is not one of {', '.join(COMPRESSIONS)}")
+    if not isinstance(settings["max_z_error"], (int, float)) or settings["max_z_error"] < 0:
+        raise ConfigError(f"cog.max_z_error must be a number >= 0, got {settings['max_z_error']!r}")
+    if settings["blocksize"] not in (128, 256, 512, 1024):
+        raise ConfigError(f"cog.blocksize must be 128, 256, 512 or 1024, got {settings['blocksize']!r}")
+    return settings
+
+
+# --- what the item renderer calls (pure: no file is read) -------------------------------------------------
+
+
+def cog_assets(record: dict[str, Any], config: dict[str, Any], indices_rel: str) -> dict[str, dict[str, Any]]:
+    """The COG assets of an indexer record (from its ``cog`` entry, written by :func:`write_cogs`), as STAC dicts."""
+    from sen2val_stac.catalog.render import Layout, asset_href, href
+
+    written = record.get("cog") or {}
+    sources = {a["key"]: a for a in record["assets"]}
+    item_file = Layout.item(record["index"], record["tile"], record["item_id"])
+    folder = posixpath.dirname(item_file)
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(written, key=lambda k: (k != VISUAL_KEY, k)):
+        cog = written[key]
+        source = sources.get(cog["source"])
+        if source is None:
+            continue
+        original = asset_href(record, source["file"], item_file, config, indices_rel)
+        asset: dict[str, Any] = {
+            "href": href(item_file, f"{folder}/{cog['file']}", config.get("root_href")),
+            "type": COG_MEDIA_TYPE,
+            "title": cog["title"],
+            "roles": ["overview", "visual"] if key == VISUAL_KEY else ["data"],
+            "file:size": cog["size"], "file:checksum": cog["checksum"],
+            "proj:code": f"EPSG:{cog['epsg']}", "proj:shape": cog["shape"], "proj:transform": cog["transform"],
+            "alternate": {"original": {"href": original, "type": _media_type(source["file"]),
+                                       "title": f"original ({posixpath.splitext(source['file'])[1][1:].upper()})"}},
+        }
+        if cog.get("bands"):
+            asset["raster:bands"] = cog["bands"]
+        out[key] = asset
+    return out
+
+
+def _media_type(filename: str) -> str:
+    from sen2val_stac.core import constants as C
+
+    return C.MEDIA_TYPES.get(posixpath.splitext(filename)[1].lower(), "application/octet-stream")
+
+
+# --- planning ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One COG to write: from ``source`` (absolute path) to ``dest`` (absolute path)."""
+
+    item_id: str
+    key: str
+    source_key: str
+    source: str
+    dest: str
+    visual: bool
+    digest: str
+    nodata: float | None
+
+
+def _source_stamp(asset: dict[str, Any], record: dict[str, Any]) -> str:
+    return str(asset.get("checksum") or f"{asset.get('size')}@{record.get('updated')}")
+
+
+def _digest(settings: dict[str, Any], visual: bool, stamp: str) -> str:
+    """What a COG depends on: its source and the settings that shape it."""
+    keys = ("blocksize",) if visual else ("compression", "max_z_error", "blocksize", "overview_resampling")
+    chosen = {"visual": visual, "source": stamp, **{k: settings[k] for k in keys}}
+    return hashlib.blake2b(json.dumps(chosen, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+
+def cog_file(item_id: str, key: str) -> str:
+    """File name of a COG beside its item: ``NDVI_40KCB_20220104_visual.tif``, ``..._masked-cm001.tif``."""
+    return f"{item_id}_{key.removesuffix('-cog')}.tif"
+
+
+def plan(record: dict[str, Any], settings: dict[str, Any], catalog_dir: str) -> list[Job]:
+    """The COGs a record should have under ``settings``."""
+    from sen2val_stac.catalog.render import Layout
+
+    folder = os.path.join(catalog_dir, os.path.dirname(Layout.item(record["index"], record["tile"], record["item_id"])))
+    jobs = []
+    quicklooks = [a for a in record["assets"] if a["kind"] == "quicklook"]
+    view = next((a for a in quicklooks if a["key"] == "quicklook"), quicklooks[0] if quicklooks else None)
+    for asset in record["assets"]:
+        if asset is view and settings["quicklook"]:  # the default mask's quicklook: one browser view per item
+            key, visual = VISUAL_KEY, True
+        elif asset["kind"] in ("index", "masked") and settings["indices"] and asset["key"] in settings["index_assets"]:
+            key, visual = f"{asset['key']}-cog", False
+        else:
+            continue
+        jobs.append(Job(record["item_id"], key, asset["key"], os.path.join(record["folder"], asset["file"]),
+                        os.path.join(folder, cog_file(record["item_id"], key)), visual,
+                        _digest(settings, visual, _source_stamp(asset, record)), asset.get("nodata")))
+    return jobs
+
+
+# --- writing -----------------------------------------------------------------------------------------------
+
+
+def _profile(settings: dict[str, Any], visual: bool) -> dict[str, Any]:
+    from rio_cogeo.profiles import cog_profiles
+
+    if visual:
+        profile = dict(cog_profiles.get("deflate"))
+        profile.update(blockxsize=256, blockysize=256, predictor=2)
+        return profile
+    profile = dict(cog_profiles.get(settings["compression"]))
+    size = int(settings["blocksize"])
+    profile.update(blockxsize=size, blockysize=size)
+    if settings["compression"] == "lerc":
+        profile["max_z_error"] = float(settings["max_z_error"])
+    else:
+        profile["predictor"] = 2
+    return profile
+
+
+def write_cog(job: Job, settings: dict[str, Any]) -> dict[str, Any]:
+    """Write one COG atomically; return what its asset needs (size, checksum, grid, bands)."""
+    import morecantile
+    import rasterio
+    from rasterio.vrt import WarpedVRT
+    from rio_cogeo.cogeo import cog_translate
+
+    from sen2val_stac.tree.rasters import file_checksum
+
+    folder = os.path.dirname(job.dest)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".tif")
+    os.close(fd)
+    try:
+        options: dict[str, Any] = {"overview_resampling": "nearest" if job.visual else settings["overview_resampling"],
+                                   "quiet": True, "in_memory": False, "use_cog_driver": False,
+                                   "config": {"GDAL_NUM_THREADS": "1", "GDAL_TIFF_OVR_BLOCKSIZE": "256" if job.visual
+                                              else str(settings["blocksize"])}}
+        if job.visual:
+            options.update(web_optimized=True, tms=morecantile.tms.get("WebMercatorQuad"), resampling="bilinear",
+                           add_mask=False)
+        if job.nodata is not None:
+            options["nodata"] = job.nodata
+        # Through an identity WarpedVRT: GDAL's JPEG2000 driver reports a GCP CRS without GCPs, which rio-cogeo
+        # would take for a GCP-referenced raster ("Cannot invert geotransform"). Values are unchanged (nearest).
+        with rasterio.open(job.source) as src, WarpedVRT(src, crs=src.crs, transform=src.transform, width=src.width,
+                                                         height=src.height, src_nodata=job.nodata,
+                                                         nodata=job.nodata) as vrt:
+            cog_translate(vrt, tmp, _profile(settings, job.visual), **options)
+        os.chmod(tmp, 0o644)
+        with rasterio.open(tmp) as ds:
+            epsg = ds.crs.to_epsg()
+            facts: dict[str, Any] = {"epsg": epsg, "shape": [ds.height, ds.width],
+                                     "transform": [float(v) for v in list(ds.transform)[:6]],
+                                     "dtypes": list(ds.dtypes), "nodata": ds.nodata,
+                                     "resolution": abs(ds.transform.a)}
+        facts["size"] = os.path.getsize(tmp)
+        facts["checksum"] = file_checksum(tmp)
+        os.replace(tmp, job.dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return facts
+
+
+def _bands(facts: dict[str, Any], record: dict[str, Any], visual: bool) -> list[dict[str, Any]]:
+    from sen2val_stac.core.templates import index_definition
+
+    definition = index_definition(record["index"])
+    bands = []
+    for dtype in facts["dtypes"]:
+        band: dict[str, Any] = {"data_type": dtype, "spatial_resolution": facts["resolution"]}
+        if facts["nodata"] is not None:
+            band["nodata"] = int(facts["nodata"]) if float(facts["nodata"]).is_integer() else facts["nodata"]
+        if not visual and definition.get("scale") is not None:
+            band["scale"] = definition["scale"]
+            band["offset"] = definition.get("offset") or 0.0
+        if not visual and definition.get("unit"):
+            band["unit"] = definition["unit"]
+        bands.append(band)
+    return bands
+
+
+def _entry(job: Job, facts: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    if job.visual:
+        title = f"{record['index']} quicklook, web-optimised COG (EPSG:3857)"
+    else:
+        title = f"{record['index']} {job.source_key}, cloud-optimised GeoTIFF"
+    return {"file": os.path.basename(job.dest), "source": job.source_key, "digest": job.digest, "title": title,
+            "size": facts["size"], "checksum": facts["checksum"], "epsg": facts["epsg"], "shape": facts["shape"],
+            "transform": facts["transform"], "bands": _bands(facts, record, job.visual)}
+
+
+def _safe_write(job: Job, settings: dict[str, Any]) -> tuple[Job, dict[str, Any] | None, str | None]:
+    """Worker entry point: never raises, one bad raster never stops the run."""
+    try:
+        return job, write_cog(job, settings), None
+    except Exception as exc:  # reported per raster, the run goes on
+        return job, None, f"{job.source}: {type(exc).__name__}: {exc}"
+
+
+def _run_jobs(jobs: list[Job], settings: dict[str, Any]) -> list[tuple[Job, dict[str, Any] | None, str | None]]:
+    if len(jobs) <= 1:
+        return [_safe_write(j, settings) for j in jobs]
+    import dask
+    from dask import delayed
+
+    from sen2val_stac.derive.netcdf.export import scheduler
+
+    with scheduler(settings["scheduler"]):
+        results: tuple[Any, ...] = dask.compute(*[delayed(_safe_write, pure=False)(j, settings) for j in jobs])
+    return list(results)
+
+
+# --- the step ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CogReport:
+    """What one ``cog`` run did."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    items_written: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _is_current(entry: dict[str, Any] | None, job: Job) -> bool:
+    return bool(entry) and entry["digest"] == job.digest and os.path.isfile(job.dest) \
+        and os.path.getsize(job.dest) == entry["size"]
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.remove(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], scheduler: str | None = None) -> CogReport:
+    """Write the missing or stale COGs of every item of the catalogue and catalogue them (see the module doc).
+
+    Call under the catalogue lock (``cog`` and ``run`` take it). Raises InputError when the catalogue has no
+    indexer state (``index`` never ran there).
+    """
+    from sen2val_stac.catalog.indexer import load_state
+    from sen2val_stac.catalog.parquet import write_parquet
+    from sen2val_stac.catalog.render import Layout, item_dict
+    from sen2val_stac.core import constants as C
+    from sen2val_stac.core.atomic import write_atomic, write_json
+    from sen2val_stac.core.errors import InputError
+
+    started = time.perf_counter()
+    catalog = os.path.abspath(catalog_dir)
+    settings = cog_settings(config)
+    if scheduler:
+        settings["scheduler"] = scheduler
+    state_path = os.path.join(catalog, C.STATE_DIR, C.STATE_FILE)
+    if not os.path.isfile(state_path):
+        raise InputError(f"{catalog}: no indexer state ({C.STATE_DIR}/{C.STATE_FILE}): run `sen2val-stac index` first")
+    state = load_state(catalog)
+    before = json.dumps(state, sort_keys=True)
+    records: dict[str, dict[str, Any]] = state["items"]
+    report = CogReport()
+    todo: list[Job] = []
+    changed: set[str] = set()
+    for item_id, record in sorted(records.items()):
+        jobs = plan(record, settings, catalog)
+        entries = record.get("cog") or {}
+        wanted = {j.key for j in jobs}
+        for key in sorted(set(entries) - wanted):  # settings changed: this COG is no longer asked for
+            _remove(os.path.join(_item_folder(catalog, record), entries[key]["file"]))
+            del entries[key]
+            report.removed.append(f"{item_id} {key}")
+            changed.add(item_id)
+        for job in jobs:
+            if _is_current(entries.get(job.key), job):
+                report.unchanged += 1
+            else:
+                todo.append(job)
+        if entries:
+            record["cog"] = entries
+        elif "cog" in record:
+            del record["cog"]
+    for job, facts, error in _run_jobs(todo, settings):
+        if error or facts is None:
+            report.errors.append(error or f"{job.source}: no result")
+            continue
+        record = records[job.item_id]
+        record.setdefault("cog", {})[job.key] = _entry(job, facts, record)
+        report.written.append(os.path.relpath(job.dest, catalog))
+        changed.add(job.item_id)
+    report.removed += _remove_orphans(catalog, records)
+    if json.dumps(state, sort_keys=True) != before:
+        write_atomic(state_path, json.dumps(state, separators=(",", ":")).encode())
+    indices_rel = os.path.relpath(state.get("indices_dir") or catalog, catalog).replace(os.sep, "/")
+    for item_id in sorted(changed):
+        record = records[item_id]
+        path = os.path.join(catalog, Layout.item(record["index"], record["tile"], item_id))
+        report.items_written += write_json(path, item_dict(record, config, indices_rel))
+    if changed:
+        write_parquet(catalog)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _item_folder(catalog: str, record: dict[str, Any]) -> str:
+    from sen2val_stac.catalog.render import Layout
+
+    return os.path.join(catalog, os.path.dirname(Layout.item(record["index"], record["tile"], record["item_id"])))
+
+
+# What this module writes in an item folder (<index>/<tile>/): <item id>_<visual|asset key>.tif, temporary files.
+_OURS = re.compile(r"^(\.tmp-.*|[A-Za-z0-9-]+_[0-9]{2}[A-Z]{3}_[0-9]{8}[^_]*_(visual|index|masked-.+))\.tif$")
+
+
+def _remove_orphans(catalog: str, records: dict[str, dict[str, Any]]) -> list[str]:
+    """Delete COG files of items that left the catalogue, and leftover temporary files."""
+    kept = set()
+    for record in records.values():
+        folder = _item_folder(catalog, record)
+        kept.update(os.path.join(folder, e["file"]) for e in (record.get("cog") or {}).values())
+    removed = []
+    for path in sorted(glob.glob(os.path.join(glob.escape(catalog), "*", "*", "*.tif"))
+                       + glob.glob(os.path.join(glob.escape(catalog), "*", "*", ".tmp-*.tif"))):
+        if path not in kept and _OURS.match(os.path.basename(path)):
+            os.remove(path)
+            removed.append(os.path.relpath(path, catalog))
+    return removed
