@@ -127,9 +127,10 @@ def test_rerun_is_incremental(two_runs, site, capsys) -> None:
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """(inode, mtime) of every file below ``folder``, but the lock file (each run writes its pid there)."""
+    """(inode, mtime) of every file below ``folder``, but the lock file and the index run report (each run
+    writes its pid and its timings there)."""
     return {str(p.relative_to(folder)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*")
-            if p.is_file() and p.name != "lock"}
+            if p.is_file() and p.name not in ("lock", "index-report.json")}
 
 
 def test_rerun_on_unchanged_catalogue_writes_no_file(two_runs, site, capsys) -> None:
@@ -145,10 +146,12 @@ def test_rerun_on_unchanged_catalogue_writes_no_file(two_runs, site, capsys) -> 
 
 def test_failed_derived_step_does_not_stop_the_others(two_runs, site, capsys) -> None:
     base = (site / "sen2val.yaml").read_text()
-    config = _write_config(site, "bad-format.yaml", base + "footprints:\n  format: kml\n")
+    blocker = site / "not-a-folder"
+    blocker.write_text("a file where the footprint layers should go")
+    config = _write_config(site, "bad-out.yaml", base + f"footprints:\n  out_dir: {blocker}\n")
     assert main(["run", "--config", str(config), "--steps", "footprints,geoflow,metadata"]) == 1
     table = _table(capsys.readouterr().out)
-    assert table["footprints"][0] == "FAILED" and "unknown format 'kml'" in table["footprints"][1]
+    assert table["footprints"][0] == "FAILED" and "not-a-folder" in table["footprints"][1]
     assert table["geoflow"][0] == "ok" and table["metadata"][0] == "ok"
 
 
