@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sen2val_stac.commands._arguments import add_catalog_out_config
-from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.derive.geoflow import GeoflowError, write_geoflow
 
 NAME = "geoflow"
-HELP = "Write geoflow entities.csv, contacts.csv and workflow.json derived from the catalogue."
+HELP = ("Write geoflow entities.csv, contacts.csv and workflow.json (with its completing action and facts) "
+        "derived from the catalogue.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,12 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the files; exit 2 on configuration errors."""
-    try:
-        config = load_config(args.config)
-        files = write_geoflow(args.catalog, args.out, config, per_index=args.per_index)
-    except (ConfigError, GeoflowError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Write the files (errors exit 2 through the CLI: ConfigError, GeoflowError, OSError)."""
+    from sen2val_stac.config import load_config
+    from sen2val_stac.derive.geoflow import write_geoflow
+
+    files = write_geoflow(args.catalog, args.out, load_config(args.config), per_index=args.per_index)
     print("geoflow files: " + ", ".join(str(p) for p in files.values()))
     return 0

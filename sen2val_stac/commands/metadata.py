@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sen2val_stac.commands._arguments import add_catalog_out_config
-from sen2val_stac.config import ConfigError, load_config
-from sen2val_stac.derive.records import write_records
 
 NAME = "metadata"
 HELP = "Write ISO 19115 (ISO 19139 XML) and Dublin Core records per series and per index, from the catalogue."
@@ -19,11 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the records; exit 2 on configuration errors."""
-    try:
-        files = write_records(args.catalog, args.out, load_config(args.config))
-    except (ConfigError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Write the records (errors exit 2 through the CLI: ConfigError, OSError)."""
+    from sen2val_stac.config import load_config
+    from sen2val_stac.derive.records import write_records
+
+    files = write_records(args.catalog, args.out, load_config(args.config))
     print(f"{len(files)} metadata records in {args.out}")
     return 0

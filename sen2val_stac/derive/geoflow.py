@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sen2val_stac.core.atomic import write_if_changed
+from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import load_json
 from sen2val_stac.derive.facts import (
     all_contacts,
@@ -39,7 +40,7 @@ FACTS_FILE = "sen2val-iso-facts.json"
 CONTACT_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-class GeoflowError(ValueError):
+class GeoflowError(InputError):
     """A value cannot be written in geoflow's grammar (e.g. a bad contact id)."""
 
 
