@@ -25,7 +25,7 @@ from sen2val_stac.core.lock import catalog_lock
 
 log = logging.getLogger(__name__)
 
-STEPS = ("index", "pgstac", "footprints", "netcdf", "geoflow", "metadata")
+STEPS = ("index", "cog", "pgstac", "footprints", "netcdf", "geoflow", "metadata")
 OK, FAILED, SKIPPED = "ok", "FAILED", "skipped"
 
 
@@ -69,6 +69,15 @@ def _index(config: dict[str, Any], catalog: Path) -> str:
             f"removed {len(report.removed)}, skipped {len(report.skipped)} input(s)")
 
 
+def _cog(config: dict[str, Any], catalog: Path) -> str:
+    from sen2val_stac.derive.cog import write_cogs  # COG views, right after index: they become item assets
+
+    report = write_cogs(catalog, config)
+    if report.errors:
+        raise RuntimeError("; ".join(report.errors))
+    return f"written {len(report.written)}, unchanged {report.unchanged} COGs; {report.items_written} items updated"
+
+
 def _pgstac(config: dict[str, Any], catalog: Path) -> str:
     from sen2val_stac.serve.pgstac import load_catalog
 
@@ -82,7 +91,8 @@ def _footprints(config: dict[str, Any], catalog: Path) -> str:
 
     out = output_dir(config, "footprints", catalog)
     layers = write_layers(catalog, out, config, config["footprints"]["format"])
-    return f"{len(layers.files)} layers in {out}"
+    return (f"{len(layers.files)} layers in {out}: written {len(layers.written)}, unchanged {len(layers.unchanged)}, "
+            f"removed {len(layers.removed)}")
 
 
 def _netcdf(config: dict[str, Any], catalog: Path) -> str:
@@ -111,7 +121,7 @@ def _metadata(config: dict[str, Any], catalog: Path) -> str:
 
 
 RUNNERS: dict[str, Callable[[dict[str, Any], Path], str]] = {
-    "index": _index, "pgstac": _pgstac, "footprints": _footprints, "netcdf": _netcdf, "geoflow": _geoflow,
+    "index": _index, "cog": _cog, "pgstac": _pgstac, "footprints": _footprints, "netcdf": _netcdf, "geoflow": _geoflow,
     "metadata": _metadata,
 }
 
