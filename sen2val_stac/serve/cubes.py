@@ -43,6 +43,7 @@ from xpublish.rest import Rest
 from xpublish_erddap import ErddapPlugin
 from xpublish_opendap import OpenDapPlugin
 
+from sen2val_stac.serve.ready_server import ReadyServer
 from sen2val_stac.serve.static import CORS, make_app
 
 PREFIX = "/cubes"
@@ -180,19 +181,6 @@ def make_app_with_cubes(catalog_dir: str | os.PathLike[str], cubes_dir: str | os
     return mount_cubes(app, cubes_dir)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, calling ``on_ready(port)`` once it listens (the real port when 0 was asked)."""
-
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[int], None]) -> None:
-        super().__init__(config)
-        self.on_ready = on_ready
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        if self.started and self.servers:
-            self.on_ready(self.servers[0].sockets[0].getsockname()[1])
-
-
 def _base(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
@@ -210,7 +198,7 @@ def running_cube_server(catalog_dir: str | os.PathLike[str], cubes_dir: str | os
         port.append(real)
         ready.set()
 
-    server = _Server(uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False), on_ready)
+    server = ReadyServer(uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False), on_ready)
     thread = threading.Thread(target=server.run, name="sen2val-cubes", daemon=True)
     thread.start()
     try:
@@ -236,4 +224,4 @@ def serve_cubes(catalog_dir: str | os.PathLike[str], cubes_dir: str | os.PathLik
         if ready is not None:
             ready(base)
 
-    _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False), on_ready).run()
+    ReadyServer(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False), on_ready).run()

@@ -47,6 +47,7 @@ from starlette.responses import Response
 from sen2val_stac.serve.api.backend import CatalogueClient, QueryablesClient, STACResponse
 from sen2val_stac.serve.api.search import BadParameter
 from sen2val_stac.serve.api.store import Store
+from sen2val_stac.serve.ready_server import ReadyServer
 from sen2val_stac.serve.static import CORS, WSGIApp, make_app
 
 log = logging.getLogger(__name__)
@@ -180,19 +181,6 @@ def make_api_app(catalog_dir: str | os.PathLike[str], data_dirs: Sequence[str | 
     return api.app
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, calling ``on_ready(port)`` once it listens (the real port when 0 was asked)."""
-
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[int], None]) -> None:
-        super().__init__(config)
-        self.on_ready = on_ready
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        if self.started and self.servers:
-            self.on_ready(self.servers[0].sockets[0].getsockname()[1])
-
-
 def serve_api(
     catalog_dir: str | os.PathLike[str],
     host: str = "127.0.0.1",
@@ -214,4 +202,4 @@ def serve_api(
             ready(base + "/")
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    _Server(config, on_ready).run()
+    ReadyServer(config, on_ready).run()
