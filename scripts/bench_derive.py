@@ -17,14 +17,14 @@ import geopandas as gpd
 import pystac
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_big_catalog import make  # noqa: E402
+from make_big_catalog import make
 
-from sen2val_stac.catalog.parquet import write_parquet  # noqa: E402
-from sen2val_stac.catalog.query import query_frame  # noqa: E402
-from sen2val_stac.config import load_config  # noqa: E402
-from sen2val_stac.derive.geoflow import write_geoflow  # noqa: E402
-from sen2val_stac.derive.layers import write_layers  # noqa: E402
-from sen2val_stac.derive.records import write_records  # noqa: E402
+from sen2val_stac.catalog.parquet import write_parquet
+from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.config import load_config
+from sen2val_stac.derive.geoflow import write_geoflow
+from sen2val_stac.derive.layers import write_layers
+from sen2val_stac.derive.records import write_records
 
 
 def timed(label: str, fn) -> float:

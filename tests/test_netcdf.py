@@ -247,7 +247,7 @@ def test_resampling_and_schedulers(cubes, tmp_path) -> None:
     refs = load_items(root / "catalog", index="NDVI", tile="40KCB")
     data, times = _raw(tmp_path / "threads" / name, "ndvi")
     assert data.shape == (5, 305, 305) and times == [r.datetime for r in refs]
-    for ref, plane in zip(refs, data):
+    for ref, plane in zip(refs, data, strict=False):
         # Nearest by a factor 2: each 360 m centre falls on a source pixel corner; GDAL takes the lower-right pixel.
         np.testing.assert_array_equal(plane, _expected(ref.asset_href("index"))[1::2, 1::2])
     for other in ("dist", "procs"):

@@ -108,7 +108,7 @@ def test_two_runs_are_serialized(two_runs) -> None:
 
 
 def test_whole_chain_wrote_every_output(two_runs, site, schemas_dir) -> None:
-    rc, out, _ = two_runs["chain"]
+    _rc, out, _ = two_runs["chain"]
     table = _table(out)
     assert list(table) == list(STEPS) and all(status == "ok" for status, _ in table.values())
     assert "10 layers" in table["footprints"][1] and "18 records" in table["metadata"][1]

@@ -260,7 +260,7 @@ def demo_server(demo):
 
 
 def test_demo_item_and_assets(demo_server) -> None:
-    base, catalog = demo_server
+    base, _catalog = demo_server
     r = _raw(base, "/catalog/catalog.json")
     assert r.status == 200 and r.getheader("Content-Type") == "application/json"
     assert json.loads(r.body)["type"] == "Catalog"

@@ -244,10 +244,10 @@ def index_tree(
         record = records[item_id]
         by_index.setdefault(record["index"], []).append(record)
         path = os.path.join(catalog_dir, Layout.item(record["index"], record["tile"], item_id))
-        if item_id in fresh or rerender_all or not os.path.exists(path):
-            if write_json(path, item_dict(record, config, indices_rel)):
-                report.files_written += 1
-                (report.updated if item_id in old_items else report.added).append(item_id)
+        if (item_id in fresh or rerender_all or not os.path.exists(path)) \
+                and write_json(path, item_dict(record, config, indices_rel)):
+            report.files_written += 1
+            (report.updated if item_id in old_items else report.added).append(item_id)
     report.unchanged = len(records) - len(report.added) - len(report.updated)
 
     for index, recs in sorted(by_index.items()):

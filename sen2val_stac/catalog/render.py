@@ -10,6 +10,7 @@ writer, so the hrefs written are exactly the ones computed here (pystac never re
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +27,8 @@ from pystac.extensions.scientific import ScientificExtension
 from sen2val_stac import __version__
 from sen2val_stac.catalog.sen2chain_extension import Sen2ChainExtension
 from sen2val_stac.core import constants as C
+from sen2val_stac.core import media_types
 from sen2val_stac.core.templates import index_definition, load_json
-from sen2val_stac.derive.cog import cog_assets
 from sen2val_stac.tree.names import parse_tile
 
 ROLES = {"index": ["data"], "masked": ["data", "cloud-masked"], "quicklook": ["overview"]}
@@ -101,7 +102,7 @@ def _asset_title(asset: dict[str, Any], index: str) -> str:
     return f"{index} quicklook ({asset['mask']} cloud mask)"
 
 
-def asset_href(record: dict[str, Any], filename: str, item_file: str, config: dict[str, Any], indices_rel: str) -> str:
+def asset_href(record: Mapping[str, Any], filename: str, item_file: str, config: dict[str, Any], indices_rel: str) -> str:
     """Href of a source raster: under ``asset_href_base`` when set, else relative to the item file."""
     tail = f"{record['index']}/{record['tile']}/{posixpath.basename(record['folder'])}/{filename}"
     base = config.get("asset_href_base")
@@ -134,7 +135,7 @@ def _raster_bands(asset: dict[str, Any], definition: dict[str, Any]) -> list[Ras
     return bands
 
 
-def raster_asset(record: dict[str, Any], asset: dict[str, Any], definition: dict[str, Any], item_file: str,
+def raster_asset(record: Mapping[str, Any], asset: dict[str, Any], definition: dict[str, Any], item_file: str,
                  config: dict[str, Any], indices_rel: str) -> pystac.Asset:
     """One raster asset of ``record``, for the item at ``item_file``.
 
@@ -164,7 +165,7 @@ ASSET_EXTENSIONS = (FileExtension, RasterExtension)
 """Extensions every raster asset uses (projection and sen2chain are declared by the item's own fields)."""
 
 
-def _set_processing(item: pystac.Item, record: dict[str, Any]) -> None:
+def _set_processing(item: pystac.Item, record: Mapping[str, Any]) -> None:
     """Processing extension fields (pystac has no class for this extension)."""
     item.properties["processing:level"] = C.PROCESSING_LEVEL
     item.properties["processing:version"] = record["processing_version"]
@@ -174,7 +175,36 @@ def _set_processing(item: pystac.Item, record: dict[str, Any]) -> None:
         item.stac_extensions.append(C.PROCESSING)
 
 
-def build_item(record: dict[str, Any], config: dict[str, Any], indices_rel: str) -> pystac.Item:
+def cog_assets(record: Mapping[str, Any], config: dict[str, Any], indices_rel: str) -> dict[str, dict[str, Any]]:
+    """The COG assets of an indexer record (from its ``cog`` entry, written by :func:`sen2val_stac.derive.cog.write_cogs`), as STAC dicts."""
+    written = record.get("cog") or {}
+    sources = {a["key"]: a for a in record["assets"]}
+    item_file = Layout.item(record["index"], record["tile"], record["item_id"])
+    folder = posixpath.dirname(item_file)
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(written, key=lambda k: (k != "visual", k)):
+        cog = written[key]
+        source = sources.get(cog["source"])
+        if source is None:
+            continue
+        original = asset_href(record, source["file"], item_file, config, indices_rel)
+        asset: dict[str, Any] = {
+            "href": href(item_file, f"{folder}/{cog['file']}", config.get("root_href")),
+            "type": media_types.COG,
+            "title": cog["title"],
+            "roles": ["overview", "visual"] if key == "visual" else ["data"],
+            "file:size": cog["size"], "file:checksum": cog["checksum"],
+            "proj:code": f"EPSG:{cog['epsg']}", "proj:shape": cog["shape"], "proj:transform": cog["transform"],
+            "alternate": {"original": {"href": original, "type": media_types.of_file(source["file"]),
+                                       "title": f"original ({posixpath.splitext(source['file'])[1][1:].upper()})"}},
+        }
+        if cog.get("bands"):
+            asset["raster:bands"] = cog["bands"]
+        out[key] = asset
+    return out
+
+
+def build_item(record: Mapping[str, Any], config: dict[str, Any], indices_rel: str) -> pystac.Item:
     """The STAC item of a record. ``indices_rel``: the INDICES root relative to the catalogue root."""
     index, tile_name = record["index"], record["tile"]
     tile = parse_tile(tile_name)
@@ -231,7 +261,7 @@ def build_item(record: dict[str, Any], config: dict[str, Any], indices_rel: str)
     return item
 
 
-def item_dict(record: dict[str, Any], config: dict[str, Any], indices_rel: str) -> dict[str, Any]:
+def item_dict(record: Mapping[str, Any], config: dict[str, Any], indices_rel: str) -> dict[str, Any]:
     """The STAC item of a record as JSON-ready data (see :func:`build_item`)."""
     return build_item(record, config, indices_rel).to_dict(transform_hrefs=False)
 
@@ -249,7 +279,7 @@ def _asset_order(key: str) -> tuple[bool, bool, str]:
     return key != "index", not key.startswith("masked"), key
 
 
-def _set_item_assets(coll: pystac.Collection, records: list[dict[str, Any]], definition: dict[str, Any]) -> None:
+def _set_item_assets(coll: pystac.Collection, records: Sequence[Mapping[str, Any]], definition: dict[str, Any]) -> None:
     """``item_assets``: every asset key found in the records (first occurrence describes it)."""
     found: dict[str, pystac.ItemAssetDefinition] = {}
     for record in records:
@@ -275,7 +305,7 @@ def _providers(config: dict[str, Any], base: dict[str, Any]) -> list[pystac.Prov
     return [pystac.Provider.from_dict(p) for p in [*base["providers"], own]]
 
 
-def _set_summaries(coll: pystac.Collection, records: list[dict[str, Any]]) -> None:
+def _set_summaries(coll: pystac.Collection, records: Sequence[Mapping[str, Any]]) -> None:
     summaries = coll.summaries
     summaries.add("platform", sorted({r["platform"] for r in records}))
     summaries.add("constellation", [C.CONSTELLATION])
@@ -294,7 +324,7 @@ def _set_summaries(coll: pystac.Collection, records: list[dict[str, Any]]) -> No
         EOExtension.summaries(coll, add_if_missing=True).cloud_cover = pystac.RangeSummary(min(clouds), max(clouds))
 
 
-def build_collection(index: str, records: list[dict[str, Any]], config: dict[str, Any]) -> pystac.Collection:
+def build_collection(index: str, records: Sequence[Mapping[str, Any]], config: dict[str, Any]) -> pystac.Collection:
     """The collection of ``index`` from all its item records (sorted by item id)."""
     definition = index_definition(index)
     base = load_json("collection.json")
@@ -337,7 +367,7 @@ def build_collection(index: str, records: list[dict[str, Any]], config: dict[str
     return coll
 
 
-def collection_dict(index: str, records: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+def collection_dict(index: str, records: Sequence[Mapping[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
     """The collection of ``index`` as JSON-ready data (see :func:`build_collection`)."""
     return build_collection(index, records, config).to_dict(transform_hrefs=False)
 

@@ -14,6 +14,7 @@ JSON = "application/json"
 GEOJSON = "application/geo+json"
 JPEG2000 = "image/jp2"
 GEOTIFF = "image/tiff; application=geotiff"
+COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 TIFF = "image/tiff"
 PNG = "image/png"
 JPEG = "image/jpeg"
@@ -70,6 +71,7 @@ def content_type(name: str) -> str:
 
 __all__ = [
     "BY_SUFFIX",
+    "COG",
     "CSV",
     "GEOJSON",
     "GEOPACKAGE",

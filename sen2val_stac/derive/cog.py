@@ -15,7 +15,7 @@ object (the alternate-assets extension's shape; the extension is not declared si
 offline mirror) pointing at the original raster.
 
 How the catalogue learns about them: the step stores what it wrote in the indexer state, in each record's
-``cog`` entry, and the item renderer asks :func:`cog_assets` for the assets of a record (a pure function of
+``cog`` entry, and the item renderer (:func:`sen2val_stac.catalog.render.cog_assets`) asks for the assets of a record (a pure function of
 the record, like the rest of rendering). So an ``index`` re-run that re-renders an item keeps its COG assets;
 one whose source raster changed gets a fresh record without them (the COG is stale) until the next ``cog``
 run; a no-op ``index`` run writes nothing. Incremental: a COG is rewritten only when its source's checksum
@@ -30,16 +30,17 @@ import hashlib
 import json
 import logging
 import os
-import posixpath
 import re
 import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sen2val_stac.core import media_types
+
 log = logging.getLogger(__name__)
 
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+COG_MEDIA_TYPE = media_types.COG
 COMPRESSIONS = ("deflate", "zstd", "lerc")
 DEFAULTS: dict[str, Any] = {"quicklook": True, "indices": False, "index_assets": ["index", "masked-cm001"],
                             "compression": "deflate", "max_z_error": 0, "blocksize": 512,
@@ -59,46 +60,6 @@ def cog_settings(config: dict[str, Any]) -> dict[str, Any]:
     if settings["blocksize"] not in (128, 256, 512, 1024):
         raise ConfigError(f"cog.blocksize must be 128, 256, 512 or 1024, got {settings['blocksize']!r}")
     return settings
-
-
-# --- what the item renderer calls (pure: no file is read) -------------------------------------------------
-
-
-def cog_assets(record: dict[str, Any], config: dict[str, Any], indices_rel: str) -> dict[str, dict[str, Any]]:
-    """The COG assets of an indexer record (from its ``cog`` entry, written by :func:`write_cogs`), as STAC dicts."""
-    from sen2val_stac.catalog.render import Layout, asset_href, href
-
-    written = record.get("cog") or {}
-    sources = {a["key"]: a for a in record["assets"]}
-    item_file = Layout.item(record["index"], record["tile"], record["item_id"])
-    folder = posixpath.dirname(item_file)
-    out: dict[str, dict[str, Any]] = {}
-    for key in sorted(written, key=lambda k: (k != VISUAL_KEY, k)):
-        cog = written[key]
-        source = sources.get(cog["source"])
-        if source is None:
-            continue
-        original = asset_href(record, source["file"], item_file, config, indices_rel)
-        asset: dict[str, Any] = {
-            "href": href(item_file, f"{folder}/{cog['file']}", config.get("root_href")),
-            "type": COG_MEDIA_TYPE,
-            "title": cog["title"],
-            "roles": ["overview", "visual"] if key == VISUAL_KEY else ["data"],
-            "file:size": cog["size"], "file:checksum": cog["checksum"],
-            "proj:code": f"EPSG:{cog['epsg']}", "proj:shape": cog["shape"], "proj:transform": cog["transform"],
-            "alternate": {"original": {"href": original, "type": _media_type(source["file"]),
-                                       "title": f"original ({posixpath.splitext(source['file'])[1][1:].upper()})"}},
-        }
-        if cog.get("bands"):
-            asset["raster:bands"] = cog["bands"]
-        out[key] = asset
-    return out
-
-
-def _media_type(filename: str) -> str:
-    from sen2val_stac.core import constants as C
-
-    return C.MEDIA_TYPES.get(posixpath.splitext(filename)[1].lower(), "application/octet-stream")
 
 
 # --- planning ------------------------------------------------------------------------------------------------
@@ -162,10 +123,10 @@ def _profile(settings: dict[str, Any], visual: bool) -> dict[str, Any]:
     from rio_cogeo.profiles import cog_profiles
 
     if visual:
-        profile = dict(cog_profiles.get("deflate"))
+        profile = dict(cog_profiles.get("deflate"))  # type: ignore[no-untyped-call]
         profile.update(blockxsize=256, blockysize=256, predictor=2)
         return profile
-    profile = dict(cog_profiles.get(settings["compression"]))
+    profile = dict(cog_profiles.get(settings["compression"]))  # type: ignore[no-untyped-call]
     size = int(settings["blocksize"])
     profile.update(blockxsize=size, blockysize=size)
     if settings["compression"] == "lerc":
@@ -260,13 +221,14 @@ def _safe_write(job: Job, settings: dict[str, Any]) -> tuple[Job, dict[str, Any]
 def _run_jobs(jobs: list[Job], settings: dict[str, Any]) -> list[tuple[Job, dict[str, Any] | None, str | None]]:
     if len(jobs) <= 1:
         return [_safe_write(j, settings) for j in jobs]
-    import dask
-    from dask import delayed
+    from dask.base import compute
+    from dask.delayed import delayed
 
     from sen2val_stac.derive.netcdf.export import scheduler
 
     with scheduler(settings["scheduler"]):
-        results: tuple[Any, ...] = dask.compute(*[delayed(_safe_write, pure=False)(j, settings) for j in jobs])
+        results: tuple[Any, ...] = compute(  # type: ignore[no-untyped-call]
+            *[delayed(_safe_write, pure=False)(j, settings) for j in jobs])
     return list(results)
 
 
@@ -286,7 +248,7 @@ class CogReport:
 
 
 def _is_current(entry: dict[str, Any] | None, job: Job) -> bool:
-    return bool(entry) and entry["digest"] == job.digest and os.path.isfile(job.dest) \
+    return entry is not None and entry["digest"] == job.digest and os.path.isfile(job.dest) \
         and os.path.getsize(job.dest) == entry["size"]
 
 
@@ -377,7 +339,7 @@ _OURS = re.compile(r"^(\.tmp-.*|[A-Za-z0-9-]+_[0-9]{2}[A-Z]{3}_[0-9]{8}[^_]*_(vi
 
 def _remove_orphans(catalog: str, records: dict[str, dict[str, Any]]) -> list[str]:
     """Delete COG files of items that left the catalogue, and leftover temporary files."""
-    kept = set()
+    kept: set[str] = set()
     for record in records.values():
         folder = _item_folder(catalog, record)
         kept.update(os.path.join(folder, e["file"]) for e in (record.get("cog") or {}).values())

@@ -79,7 +79,7 @@ def _decoded_segments(environ: dict[str, Any]) -> list[str]:
     else:
         raw = raw.encode("latin-1").decode("utf-8", "strict") if isinstance(raw, str) else raw
         target = urlsplit(raw)
-        if target.scheme or target.netloc and not raw.startswith("//"):
+        if target.scheme or (target.netloc and not raw.startswith("//")):
             path = target.path  # absolute-form request target (http://host/path)
         else:
             path = raw.split("?", 1)[0].split("#", 1)[0]
@@ -218,7 +218,7 @@ class _RequestHandler(WSGIRequestHandler):
         line = getattr(self, "requestline", "").translate(self._control_char_table)
         log.info('%s "%s" %s %s', self.address_string(), line, code, size)
 
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
+    def log(self, type: str, message: str, *args: Any) -> None:
         level = logging.WARNING if type == "error" else logging.INFO
         log.log(level, "%s %s", self.address_string(), message % args if args else message)
 

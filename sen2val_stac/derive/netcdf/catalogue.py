@@ -44,7 +44,7 @@ class CubeGrid:
     offset: float
 
 
-def _grid_mapping(nc: netCDF4.Dataset, var: netCDF4.Variable) -> tuple[CRS, str]:
+def _grid_mapping(nc: netCDF4.Dataset, var: netCDF4.Variable[Any]) -> tuple[CRS, str]:
     """CRS and GDAL GeoTransform of a cube: from the variable's grid mapping (``crs``, or ``spatial_ref`` in
     cubes written before 0.2), else from the global ``crs_wkt`` / ``crs_geotransform`` attributes."""
     name = getattr(var, "grid_mapping", None)
