@@ -14,6 +14,7 @@ import stac_geoparquet.arrow as sga
 
 from sen2val_stac.catalog.read import iter_items
 from sen2val_stac.core import constants as C
+from sen2val_stac.core.atomic import temp_prefix
 
 
 def parquet_path(catalog_dir: str | os.PathLike[str]) -> Path:
@@ -39,7 +40,7 @@ def write_parquet(catalog_dir: str | os.PathLike[str]) -> Path:
     catalog_dir = Path(catalog_dir)
     items = [ref.item for ref in iter_items(catalog_dir)]
     path = parquet_path(catalog_dir)
-    fd, tmp = tempfile.mkstemp(dir=catalog_dir, prefix=".tmp-", suffix=".parquet")
+    fd, tmp = tempfile.mkstemp(dir=catalog_dir, prefix=temp_prefix(), suffix=".parquet")
     os.close(fd)
     try:
         if items:

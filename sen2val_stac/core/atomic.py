@@ -1,6 +1,8 @@
 """Atomic writes: a temporary file in the destination folder, fsync, then ``os.replace``.
 
-A run killed at any moment leaves either the old or the new version of a file, never half of one.
+A run killed at any moment leaves either the old or the new version of a file, never half of one, and at
+worst a temporary file named ``.tmp-<pid>-*`` beside it, which :func:`remove_leftovers` (called by the next
+``run``) deletes once that process is gone.
 """
 
 from __future__ import annotations
@@ -8,15 +10,60 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
+
+TEMP_PREFIX = ".tmp-"
+"""Every temporary file or folder this package writes in an output folder starts with it."""
+_LEFTOVER = re.compile(r"^\.tmp-(?:layers-)?([0-9]+)-")
+
+
+def temp_prefix() -> str:
+    """Prefix of this process's temporary files: ``.tmp-<pid>-``, so that a later run can tell a dead run's."""
+    return f"{TEMP_PREFIX}{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(folder: str | Path) -> list[str]:
+    """Delete, below ``folder``, the temporary files and folders of processes that died mid-write; their paths.
+
+    Only names this package writes (``.tmp-<pid>-*``, ``.tmp-layers-<pid>-*``) whose process is gone are
+    touched: a temporary file of a live run (another command writing at the same moment) stays.
+    """
+    removed: list[str] = []
+    for parent, dirs, files in os.walk(folder):
+        for name in [*files, *dirs]:
+            match = _LEFTOVER.match(name)
+            if not match or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+                continue
+            path = os.path.join(parent, name)
+            if name in dirs:
+                shutil.rmtree(path, ignore_errors=True)
+                dirs.remove(name)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            removed.append(path)
+    return sorted(removed)
 
 
 def write_atomic(path: str, payload: bytes) -> None:
     """Write ``payload`` to ``path`` atomically, creating parent folders."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(), suffix="-" + os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sen2val_stac.core import media_types
+from sen2val_stac.core.atomic import temp_prefix
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def write_cog(job: Job, settings: dict[str, Any]) -> dict[str, Any]:
 
     folder = os.path.dirname(job.dest)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".tif")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(), suffix=".tif")
     os.close(fd)
     try:
         options: dict[str, Any] = {"overview_resampling": "nearest" if job.visual else settings["overview_resampling"],

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from sen2val_stac.catalog.query import query_frame
 from sen2val_stac.catalog.read import href_path
 from sen2val_stac.catalog.render import Layout
 from sen2val_stac.catalog.sen2chain_extension import INDEX, TILE
-from sen2val_stac.core.atomic import write_if_changed
+from sen2val_stac.core.atomic import remove_leftovers, write_if_changed
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.derive.formats import DRIVERS
 from sen2val_stac.derive.identity import doi, md_link, series_identifier
@@ -216,17 +215,9 @@ def _fingerprint(layer: gpd.GeoDataFrame, fmt: str) -> str:
     return digest.hexdigest()
 
 
-def _remove_stale_staging(out: Path) -> None:
-    """Remove the staging folders of runs that died (their pid, in the folder name, is gone)."""
-    for folder in out.glob(f"{STAGING_PREFIX}*"):
-        pid = folder.name[len(STAGING_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def _replace_changed(layers: dict[str, gpd.GeoDataFrame], out: Path, fmt: str) -> LayerSet:
     """Write the layers whose fingerprint changed (staged, then moved in), remove the vanished ones."""
-    _remove_stale_staging(out)
+    remove_leftovers(out)
     state_path = out / STATE_FILE
     try:
         previous = json.loads(state_path.read_text(encoding="utf-8"))["layers"]

@@ -17,6 +17,7 @@ from shapely.geometry import shape
 
 from sen2val_stac import __version__
 from sen2val_stac.catalog.sen2chain_fields import MASK
+from sen2val_stac.core.atomic import temp_prefix
 from sen2val_stac.core.templates import index_definition, load_json
 from sen2val_stac.derive.netcdf.assemble import Series
 
@@ -203,7 +204,7 @@ def write_netcdf(ds: xr.Dataset, encoding: dict[str, Any], path: str) -> None:
     """Stream ``ds`` chunk by chunk into ``path`` (NetCDF-4), through a temporary file renamed at the end."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".nc")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(), suffix=".nc")
     os.close(fd)
     try:
         ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
