@@ -6,7 +6,8 @@ command would try to take the same lock). Order: netcdf runs before geoflow and 
 link the cubes it writes; pgstac (opt-in: not in the default ``run.steps``) right after index, since it reads only
 the index collections: the database follows the catalogue without waiting for the derived steps. A failed index
 stops the chain (the other steps are reported as skipped); a failed derived step does not stop the other derived
-steps. A step whose module is missing fails with that reason.
+steps. A step whose module is missing fails with that reason. Before the first step, the temporary files that a
+killed run left in the catalogue and in the steps' output folders are deleted (:func:`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sen2val_stac.config import ConfigError, output_dir
+from sen2val_stac.core.atomic import remove_leftovers
 from sen2val_stac.core.lock import catalog_lock
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ class ChainReport:
     waited: float = 0.0
     locked_at: dt.datetime | None = None
     released_at: dt.datetime | None = None
+    leftovers: list[str] = field(default_factory=list)
+    """Temporary files of killed runs deleted before the first step."""
 
     @property
     def ok(self) -> bool:
@@ -165,6 +169,18 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+OUTPUT_STEPS = ("footprints", "netcdf", "geoflow", "metadata")
+"""The steps that write an output folder of their own (``<step>.out_dir``)."""
+
+
+def _remove_leftovers(config: dict[str, Any], steps: tuple[str, ...], catalog: Path) -> list[str]:
+    folders = [catalog, *(output_dir(config, s, catalog) for s in steps if s in OUTPUT_STEPS)]
+    removed = [path for folder in folders if folder.is_dir() for path in remove_leftovers(folder)]
+    if removed:
+        log.info("removed %d temporary file(s) left by a killed run: %s", len(removed), ", ".join(removed))
+    return removed
+
+
 def run_chain(config: dict[str, Any], steps: Iterable[str] = STEPS, wait: float | None = 0) -> ChainReport:
     """Run ``steps`` in chain order under the catalogue lock, waiting up to ``wait`` seconds (None: forever).
 
@@ -178,6 +194,7 @@ def run_chain(config: dict[str, Any], steps: Iterable[str] = STEPS, wait: float 
     asked = time.monotonic()
     with catalog_lock(str(catalog), wait=wait):
         report.locked_at, report.waited = _now(), time.monotonic() - asked
+        report.leftovers = _remove_leftovers(config, steps, catalog)
         for step in steps:
             if report.results and report.results[0].step == "index" and not report.results[0].ok:
                 result = StepResult(step, SKIPPED, 0.0, "index failed")

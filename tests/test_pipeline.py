@@ -199,3 +199,28 @@ def test_killed_run_leaves_no_stale_lock_and_a_valid_catalogue(two_runs, site, s
     assert json.loads((catalog / "catalog.json").read_text())["title"] == "Retitled"
     capsys.readouterr()
 
+
+
+def test_next_run_removes_the_temporary_files_of_a_killed_run(two_runs, site, capsys) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead_pid = int(dead.stdout)  # a process that wrote these, then died
+    catalog, footprints = site / "stac", site / "footprints"
+    leftovers = [catalog / f".tmp-{dead_pid}-abc-catalog.json", catalog / "ndvi" / f".tmp-{dead_pid}-x.parquet",
+                 footprints / f".tmp-{dead_pid}-y-footprints_all.gpkg"]
+    staging = footprints / f".tmp-layers-{dead_pid}-zz"
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        busy = catalog / f".tmp-{alive.pid}-q-collection.json"  # a live writer's file (another command) stays
+        for path in [*leftovers, busy]:
+            path.write_text("half written")
+        staging.mkdir()
+        (staging / "part.shp").write_text("half written")
+        assert main(["run", "--config", str(site / "sen2val.yaml"), "--steps", "index,footprints"]) == 0
+        out = capsys.readouterr().out
+        assert "removed 4 temporary file(s) left by a killed run" in out
+        assert not any(p.exists() for p in [*leftovers, staging]) and busy.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+        busy.unlink(missing_ok=True)

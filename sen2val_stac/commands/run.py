@@ -35,6 +35,8 @@ def print_report(report: ChainReport, out: Any = None) -> None:
         print(f"{r.step.ljust(width)}  {r.status.ljust(7)}  {r.seconds:7.1f}  {r.summary}", file=out)
     print(f"lock acquired {report.locked_at:%Y-%m-%dT%H:%M:%S.%fZ} (waited {report.waited:.1f} s), "
           f"released {report.released_at:%Y-%m-%dT%H:%M:%S.%fZ}", file=out)
+    if report.leftovers:
+        print(f"removed {len(report.leftovers)} temporary file(s) left by a killed run", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
