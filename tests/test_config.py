@@ -279,6 +279,26 @@ def test_load_settings_is_typed(tmp_path) -> None:
     assert config["_path"] == str(path) and config["netcdf"]["complevel"] == 6
 
 
+def test_yaml_date_is_a_date_in_settings_and_json_in_the_dict(tmp_path) -> None:
+    """An unquoted ``2024-01-01`` (a YAML date) is a date in the model, an ISO string in the dict the
+    indexer hashes: its render signature (JSON) is computed, and equals the one of the quoted string."""
+    import datetime
+    import json
+
+    from sen2val_stac.catalog.indexer import render_signature
+    from sen2val_stac.config import load_settings
+
+    bare, quoted = tmp_path / "bare.yaml", tmp_path / "quoted.yaml"
+    bare.write_text("geoflow:\n  publication_date: 2024-01-01\n")
+    quoted.write_text("geoflow:\n  publication_date: '2024-01-01'\n")
+    assert isinstance(yaml.safe_load(bare.read_text())["geoflow"]["publication_date"], datetime.date)
+    assert load_settings(bare).geoflow.publication_date == datetime.date(2024, 1, 1)
+    config = load_config(bare)
+    assert config["geoflow"]["publication_date"] == "2024-01-01"
+    json.dumps({k: v for k, v in config.items() if not k.startswith("_")})
+    assert render_signature(config, "INDICES") == render_signature(load_config(quoted), "INDICES")
+
+
 def test_netcdf_scheduler_names_match_the_exporter() -> None:
     from sen2val_stac.config.model import SCHEDULER_NAMES
     from sen2val_stac.derive.netcdf.export import SCHEDULERS

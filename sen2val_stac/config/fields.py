@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, PlainSerializer, ValidationInfo
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -137,7 +137,11 @@ class _Scalar:
 
 
 class _Date:
-    """Annotated metadata: a calendar date from YAML's date or an ISO string (``'2023-01-15'``)."""
+    """Annotated metadata: a calendar date from YAML's date or an ISO string (``'2023-01-15'``).
+
+    The model holds a :class:`datetime.date`; dumps (the plain dict of ``load_config``, whose JSON is part of the
+    indexer's render signature) hold its ISO string, so they stay JSON-serialisable.
+    """
 
     @staticmethod
     def _check(value: Any) -> datetime.date:
@@ -181,7 +185,8 @@ Email = Annotated[str, matches(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "must be an e-mail
 Doi = Annotated[str, matches(r"^10\.\d{4,9}/\S+$", "must be a DOI such as 10.5281/zenodo.1234567 (no https://doi.org/)")]
 Scalar = Annotated[str | int, _Scalar()]
 """A non-empty string or an int."""
-Date = Annotated[datetime.date, _Date()]
+Date = Annotated[datetime.date, _Date(), PlainSerializer(datetime.date.isoformat, return_type=str)]
+"""A calendar date; dumped as ``YYYY-MM-DD``."""
 Folder = Annotated[str, _Folder()]
 """A folder: relative to the configuration file's folder when written relative there."""
 Chunks = Annotated[list[Any], THREE_POSITIVE]
