@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -224,3 +225,23 @@ def test_next_run_removes_the_temporary_files_of_a_killed_run(two_runs, site, ca
         alive.kill()
         alive.wait()
         busy.unlink(missing_ok=True)
+
+
+def test_changed_series_rewrites_only_its_own_outputs(demo, tmp_path, capsys) -> None:
+    shutil.copytree(demo[0].parent / "INDICES", tmp_path / "INDICES", copy_function=os.link)
+    config = _write_config(tmp_path, "sen2val.yaml", "indices_dir: INDICES\ncatalog_dir: ./stac\nworkers: 1\n")
+    assert main(["run", "--config", str(config)]) == 0
+    before = _snapshot(tmp_path)
+    [product] = (tmp_path / "INDICES" / "NDVI" / "40KCB").glob("*_20220104T*")
+    shutil.rmtree(product)  # hard links: the session's demo tree keeps its files
+    assert main(["run", "--config", str(config)]) == 0
+    table = _table(capsys.readouterr().out)
+    assert "added 0, updated 0, removed 1," in table["index"][1], table
+    after = _snapshot(tmp_path)
+    changed = sorted(k for k in after if after[k] != before.get(k) and not k.startswith("INDICES/"))
+    # the series' own outputs were rewritten: its footprint layer, its cube, its metadata record
+    series = r"(ndvi.*40kcb|40kcb.*ndvi)"
+    for own in (rf"footprints/.*{series}", rf"netcdf/.*{series}.*\.nc$", rf"metadata/.*{series}.*ISO-19139"):
+        assert any(re.search(own, k, re.I) for k in changed), (own, changed)
+    # no output of another series was touched (catalogue-wide files listing every series may be rewritten)
+    assert [k for k in changed if re.search(r"(38KQE|ndwigao|mndwi)", k, re.I)] == [], changed
