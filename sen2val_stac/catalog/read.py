@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
+import orjson
+
 from sen2val_stac.catalog.sen2chain_fields import INDEX, TILE
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.errors import InputError
@@ -60,10 +62,19 @@ def published_prefix(root_doc: Mapping[str, Any]) -> str | None:
     return None
 
 
+def parse_json(payload: bytes) -> Any:
+    """JSON bytes parsed by orjson (about twice as fast), or by :mod:`json` where orjson refuses what json
+    reads (``NaN``, integers beyond 64 bits): the same documents as ``json.loads``. Raises ``ValueError``."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
+
+
 def try_read_json(path: Path) -> tuple[Any, str | None]:
     """``(document, None)``, or ``(None, reason)`` when the file is missing or not parsable JSON."""
     try:
-        return json.loads(path.read_bytes()), None
+        return parse_json(path.read_bytes()), None
     except FileNotFoundError:
         return None, "linked file does not exist"
     except IsADirectoryError:
@@ -74,8 +85,8 @@ def try_read_json(path: Path) -> tuple[Any, str | None]:
 
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The JSON object in ``path`` (raises ``OSError`` / ``ValueError``)."""
-    with open(path, encoding="utf-8") as f:
-        doc: dict[str, Any] = json.load(f)
+    with open(path, "rb") as f:
+        doc: dict[str, Any] = parse_json(f.read())
     return doc
 
 
@@ -305,6 +316,7 @@ __all__ = [
     "load_items",
     "open_root",
     "parse_datetime",
+    "parse_json",
     "published_prefix",
     "read_json",
     "select",
