@@ -14,7 +14,7 @@ from typing import Any
 import dask
 
 from sen2val_stac.catalog.query import query_items
-from sen2val_stac.catalog.read import group_series
+from sen2val_stac.catalog.read import group_series, href_path
 from sen2val_stac.config import ConfigError
 from sen2val_stac.core.progress import progress_bar
 from sen2val_stac.derive.netcdf.assemble import (
@@ -182,7 +182,7 @@ def _merge_cube_items(catalog_dir: Path, items: list[dict[str, Any]], config: di
         if path.name == "collection.json" or path.stem in known:
             continue
         item = json.loads(path.read_text(encoding="utf-8"))
-        nc = (path.parent / item["assets"]["netcdf"]["href"]).resolve()
-        if "://" in item["assets"]["netcdf"]["href"] or nc.exists():
+        nc = href_path(path, item["assets"]["netcdf"]["href"])
+        if nc is None or nc.exists():
             known[item["id"]] = item
     write_cube_collection(catalog_dir, list(known.values()), config)
