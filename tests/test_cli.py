@@ -14,7 +14,7 @@ from sen2val_stac.core.lock import CatalogLocked
 
 # What `sen2val-stac --help` must not import: each costs 0.2-1.5 s of start-up.
 HEAVY = ["dask", "distributed", "stackstac", "xarray", "geopandas", "pandas", "pyarrow", "rasterio", "netCDF4",
-         "pystac", "shapely", "pyproj", "fastapi", "uvicorn", "pygeometa", "lxml", "jsonschema", "stac_valid",
+         "pystac", "shapely", "pyproj", "fastapi", "uvicorn", "lxml", "jsonschema", "stac_valid",
          "pydantic", "pypgstac", "psycopg"]
 
 
