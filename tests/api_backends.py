@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from processes import stop
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO.parent / "shared" / "stac-schemas"
@@ -88,12 +89,7 @@ def start_embedded(catalog: Path, indices: Path) -> Iterator[ApiServer]:
         url = _read_line(proc, "STAC API: ", timeout=120)
         yield ApiServer("embedded", url, catalog, indices)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextmanager

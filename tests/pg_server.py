@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from processes import stop
 
 USER = "postgres"
 TEMPLATE = "pgstac_template"
@@ -227,12 +228,7 @@ def uvicorn_app(app: str, env: dict[str, str], port: int | None = None) -> Itera
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @dataclass

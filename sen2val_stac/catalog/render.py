@@ -82,16 +82,12 @@ def _set_links(obj: pystac.STACObject, from_file: str, root_href: str | None, *l
         target_href = target if "://" in target else href(from_file, target, root_href)
         obj.add_link(pystac.Link(rel, target_href, media, title))
     if root_href:
-        obj.add_link(pystac.Link("self", href(from_file, from_file, root_href), "application/json"))
+        obj.add_link(pystac.Link("self", href(from_file, from_file, root_href), media_types.JSON))
 
 
 def _datetime(value: str) -> datetime:
     """A record timestamp (``2022-01-04T06:36:11Z``) as an aware datetime; pystac writes it back unchanged."""
     return datetime.fromisoformat(value)
-
-
-def _media_type(filename: str) -> str:
-    return C.MEDIA_TYPES.get(posixpath.splitext(filename)[1].lower(), "application/octet-stream")
 
 
 def _asset_title(asset: dict[str, Any], index: str) -> str:
@@ -102,9 +98,17 @@ def _asset_title(asset: dict[str, Any], index: str) -> str:
     return f"{index} quicklook ({asset['mask']} cloud mask)"
 
 
+def tree_path(record: Mapping[str, Any], filename: str) -> str:
+    """Path of a file of ``record``'s product inside the tree: ``NDVI/40KCB/<product>/<filename>``.
+
+    Records keep the absolute folder they were read from; this path stays right when the tree moves.
+    """
+    return f"{record['index']}/{record['tile']}/{posixpath.basename(record['folder'])}/{filename}"
+
+
 def asset_href(record: Mapping[str, Any], filename: str, item_file: str, config: dict[str, Any], indices_rel: str) -> str:
     """Href of a source raster: under ``asset_href_base`` when set, else relative to the item file."""
-    tail = f"{record['index']}/{record['tile']}/{posixpath.basename(record['folder'])}/{filename}"
+    tail = tree_path(record, filename)
     base = config.get("asset_href_base")
     if base:
         return str(base).rstrip("/") + "/" + tail
@@ -144,7 +148,7 @@ def raster_asset(record: Mapping[str, Any], asset: dict[str, Any], definition: d
     """
     out = pystac.Asset(
         href=asset_href(record, asset["file"], item_file, config, indices_rel),
-        media_type=_media_type(asset["file"]),
+        media_type=media_types.of_file(asset["file"]),
         title=_asset_title(asset, record["index"]),
         roles=list(ROLES[asset["kind"]]),
     )
@@ -253,9 +257,9 @@ def build_item(record: Mapping[str, Any], config: dict[str, Any], indices_rel: s
     collection = Layout.collection(index)
     _set_links(
         item, item_file, config.get("root_href"),
-        ("root", C.CATALOG_FILE, "application/json", None),
-        ("parent", collection, "application/json", None),
-        ("collection", collection, "application/json", None),
+        ("root", C.CATALOG_FILE, media_types.JSON, None),
+        ("parent", collection, media_types.JSON, None),
+        ("collection", collection, media_types.JSON, None),
     )
     item.stac_extensions.sort()
     return item
@@ -288,7 +292,7 @@ def _set_item_assets(coll: pystac.Collection, records: Sequence[Mapping[str, Any
                 continue
             found[a["key"]] = asset_def = pystac.ItemAssetDefinition.create(
                 title=_asset_title(a, record["index"]), description=None,
-                media_type=_media_type(a["file"]), roles=list(ROLES[a["kind"]]))
+                media_type=media_types.of_file(a["file"]), roles=list(ROLES[a["kind"]]))
             asset_def.set_owner(coll)
             if _scaled(a, definition):
                 RasterExtension.ext(asset_def, add_if_missing=True).bands = [RasterBand.create(
@@ -355,10 +359,10 @@ def build_collection(index: str, records: Sequence[Mapping[str, Any]], config: d
     catalog_title = config["catalog"]["title"]
     _set_links(
         coll, Layout.collection(index), config.get("root_href"),
-        ("root", C.CATALOG_FILE, "application/json", catalog_title),
-        ("parent", C.CATALOG_FILE, "application/json", catalog_title),
-        ("license", f"https://spdx.org/licenses/{config['license']}.html", "text/html", config["license"]),
-        *[("item", Layout.item(index, r["tile"], r["item_id"]), "application/geo+json", None) for r in records],
+        ("root", C.CATALOG_FILE, media_types.JSON, catalog_title),
+        ("parent", C.CATALOG_FILE, media_types.JSON, catalog_title),
+        ("license", f"https://spdx.org/licenses/{config['license']}.html", media_types.HTML, config["license"]),
+        *[("item", Layout.item(index, r["tile"], r["item_id"]), media_types.GEOJSON, None) for r in records],
     )
     doi = (config.get("doi") or {}).get(index)
     if doi:  # also adds the extension's "cite-as" link to https://doi.org/<doi>
@@ -379,8 +383,8 @@ def build_catalog(collections: list[tuple[str, str]], config: dict[str, Any]) ->
         id=cat["id"], title=cat["title"], description=cat["description"] + f"\n\nIndexed by sen2val-stac {__version__}.")
     _set_links(
         catalog, C.CATALOG_FILE, config.get("root_href"),
-        ("root", C.CATALOG_FILE, "application/json", cat["title"]),
-        *[("child", path, "application/json", title) for path, title in collections],
+        ("root", C.CATALOG_FILE, media_types.JSON, cat["title"]),
+        *[("child", path, media_types.JSON, title) for path, title in collections],
     )
     return catalog
 

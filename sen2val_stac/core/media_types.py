@@ -12,6 +12,7 @@ import posixpath
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
+SCHEMA_JSON = "application/schema+json"
 JPEG2000 = "image/jp2"
 GEOTIFF = "image/tiff; application=geotiff"
 COG = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -84,6 +85,7 @@ __all__ = [
     "OCTET_STREAM",
     "PARQUET",
     "PNG",
+    "SCHEMA_JSON",
     "TEXT",
     "TIFF",
     "XML",

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sen2val_stac.core import media_types
 from sen2val_stac.core.atomic import write_if_changed
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import load_json
@@ -122,9 +123,9 @@ def entity_row(info: DatasetInfo, config: dict[str, Any]) -> dict[str, str]:
                        ("accessRight", tmpl["access_right"])),
         "Provenance": cell(("statement", text(tmpl["statement"])),
                            *[("process", f"{label(name)}[{label(desc)}]") for name, desc in processes(info)]),
-        "Format": cell(("resource", "image/jp2"),
-                       ("distribution", "application/x-netcdf[NetCDF-4]" if info.netcdf or info.local[0].endswith(".nc")
-                        else "application/json[STAC]")),
+        "Format": cell(("resource", media_types.JPEG2000),
+                       ("distribution", f"{media_types.NETCDF}[NetCDF-4]" if info.netcdf or info.local[0].endswith(".nc")
+                        else f"{media_types.JSON}[STAC]")),
         "Data": _data(info),
     }
 

@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped]
 from lxml.builder import ElementMaker  # type: ignore[import-untyped]
 
+from sen2val_stac.core import media_types
 from sen2val_stac.core.templates import load_json
 from sen2val_stac.derive.facts import all_contacts, grid, keywords, license_url, online_resources, processes, utc
 from sen2val_stac.derive.series import DatasetInfo
@@ -163,7 +164,7 @@ def record(info: DatasetInfo, config: dict[str, Any], publication: str) -> bytes
         *[E.pointOfContact(_party(c, r)) for c, r in by_role if r != "metadata" and not r.startswith("processor")],
         E.resourceMaintenance(E.MD_MaintenanceInformation(E.maintenanceAndUpdateFrequency(
             _code("MD_MaintenanceFrequencyCode", tmpl["maintenance"])))),
-        *overviews, E.resourceFormat(E.MD_Format(E.name(_s("image/jp2")), E.version(_s("JPEG 2000")))),
+        *overviews, E.resourceFormat(E.MD_Format(E.name(_s(media_types.JPEG2000)), E.version(_s("JPEG 2000")))),
         *_keywords(info), E.resourceConstraints(constraints),
         E.spatialRepresentationType(_code("MD_SpatialRepresentationTypeCode", "grid")),
         E.language(E.LanguageCode("eng", codeList="http://www.loc.gov/standards/iso639-2/", codeListValue="eng")),
@@ -175,7 +176,7 @@ def record(info: DatasetInfo, config: dict[str, Any], publication: str) -> bytes
                                             E.description(_s(desc)))) for key, name, desc, url in resources
                if key in PROTOCOLS]
     distribution = E.MD_Distribution(
-        E.distributionFormat(E.MD_Format(E.name(_s("application/x-netcdf" if _is_cube(info) else "application/json")),
+        E.distributionFormat(E.MD_Format(E.name(_s(media_types.NETCDF if _is_cube(info) else media_types.JSON)),
                                          E.version(_s("NetCDF-4" if _is_cube(info) else "STAC")))),
         *[E.distributor(E.MD_Distributor(E.distributorContact(_party(c, "distributor")))) for c in distributors],
         E.transferOptions(E.MD_DigitalTransferOptions(*online)))

@@ -12,6 +12,7 @@ from typing import Any
 
 from dcxml import simpledc
 
+from sen2val_stac.core import media_types
 from sen2val_stac.core.atomic import write_if_changed
 from sen2val_stac.core.templates import load_json
 from sen2val_stac.derive import iso19139
@@ -46,7 +47,7 @@ def dublin_core_xml(info: DatasetInfo, config: dict[str, Any]) -> bytes:
         "publishers": [config["organisation"]["name"]],
         "dates": [f"{utc(info.start)}/{utc(info.end)}"],
         "types": ["Dataset"],
-        "formats": ["image/jp2"] + (["application/x-netcdf"] if info.netcdf else []),
+        "formats": [media_types.JPEG2000] + ([media_types.NETCDF] if info.netcdf else []),
         "languages": ["eng"],
         "rights": [config["license"]],
         "coverage": [f"{w} {s} {e} {n}", f"{utc(info.start)}/{utc(info.end)}", *info.tiles],

@@ -5,7 +5,6 @@ Shared by the geoflow tables and the native ISO 19115 / Dublin Core records so b
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,7 +17,9 @@ from shapely.geometry import shape
 
 from sen2val_stac import __version__
 from sen2val_stac.catalog.query import query_frame
+from sen2val_stac.catalog.read import ItemRef, href_path, item_ref, read_json
 from sen2val_stac.catalog.render import Layout
+from sen2val_stac.catalog.sen2chain_fields import INDEX, MASKS, TILE
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.templates import index_definition, load_json
 from sen2val_stac.derive.identity import doi, md_link, series_identifier
@@ -88,19 +89,18 @@ def is_url(href: str) -> bool:
     return href.startswith(("http://", "https://"))
 
 
-def _cubes(catalog_dir: Path) -> list[dict[str, Any]]:
+def _cubes(catalog_dir: Path) -> list[ItemRef]:
     folder = catalog_dir / "cubes"
     if not (folder / C.COLLECTION_FILE).exists():
         return []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
-            if p.name != C.COLLECTION_FILE]
+    return [item_ref(p) for p in sorted(folder.glob("*.json")) if p.name != C.COLLECTION_FILE]
 
 
 def _asset_url(catalog_dir: Path, item_file: Path, href: str, config: dict[str, Any]) -> str:
     """http(s) URL of an asset; '' when it is only a local file."""
-    if "://" in href:
+    target = href_path(item_file, href)
+    if target is None:
         return href if is_url(href) else ""
-    target = (item_file.parent / href).resolve()
     try:
         return public_url(catalog_dir, target, config)
     except ValueError:  # outside the catalogue (e.g. cubes not under href_base): a local file only
@@ -108,23 +108,24 @@ def _asset_url(catalog_dir: Path, item_file: Path, href: str, config: dict[str, 
 
 
 def _asset_path(item_file: Path, href: str) -> str:
-    return "" if "://" in href else str((item_file.parent / href).resolve())
+    path = href_path(item_file, href)
+    return "" if path is None else str(path)
 
 
 def _collection(catalog_dir: Path, index: str) -> dict[str, Any]:
     path = catalog_dir / Layout.collection(index)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return read_json(path) if path.exists() else {}
 
 
 def _info(frame: gpd.GeoDataFrame, identifier: str, index: str, catalog_dir: Path, config: dict[str, Any],
-          cubes: list[dict[str, Any]], tile: str | None) -> DatasetInfo:
+          cubes: list[ItemRef], tile: str | None) -> DatasetInfo:
     text = load_json("metadata/text.json")
     places = load_json("metadata/places.json")
     definition = index_definition(index)
     frame = frame.sort_values("datetime")
-    tiles = sorted(frame["sen2chain:tile"].unique())
+    tiles = sorted(frame[TILE].unique())
     first, last = frame["datetime"].min().date(), frame["datetime"].max().date()
-    masks = sorted({m for ms in frame["sen2chain:masks"] for m in ms})
+    masks = sorted({m for ms in frame[MASKS] for m in ms})
     latest = frame.iloc[-1]
     band = latest["assets"]["index"]["raster:bands"][0]
     software: dict[str, str] = {}
@@ -138,22 +139,21 @@ def _info(frame: gpd.GeoDataFrame, identifier: str, index: str, catalog_dir: Pat
     title = text["series_title" if tile else "index_title"].format(**fmt)
     abstract = text["series_abstract" if tile else "index_abstract"].format(**fmt)
     place_names = sorted({p for t in tiles for p in places.get(t, places["_default"])})
-    latest_file = catalog_dir / Layout.item(index, latest["sen2chain:tile"], latest["id"])
+    latest_file = catalog_dir / Layout.item(index, latest[TILE], latest["id"])
     links = {"STAC collection": public_url(catalog_dir, catalog_dir / Layout.collection(index), config),
              "STAC item": public_url(catalog_dir, latest_file, config)}
     if latest["assets"].get("thumbnail"):
         links["thumbnail"] = _asset_url(catalog_dir, latest_file, latest["assets"]["thumbnail"]["href"], config)
     netcdf, cube_paths = [], []
     for cube in cubes:
-        props = cube["properties"]
-        if props.get("sen2chain:index") == index and (tile is None or props.get("sen2chain:tile") == tile):
-            href = cube["assets"]["netcdf"]["href"]
-            cube_file = catalog_dir / "cubes" / f"{cube['id']}.json"
-            url = _asset_url(catalog_dir, cube_file, href, config)
+        props = cube.item["properties"]
+        if props.get(INDEX) == index and (tile is None or props.get(TILE) == tile):
+            href = cube.item["assets"]["netcdf"]["href"]
+            url = _asset_url(catalog_dir, cube.path, href, config)
             if url:
                 netcdf.append((os.path.basename(href), url))
-            if _asset_path(cube_file, href):
-                cube_paths.append(_asset_path(cube_file, href))
+            if _asset_path(cube.path, href):
+                cube_paths.append(_asset_path(cube.path, href))
     collection = _collection(catalog_dir, index)
     own = config["organisation"]["name"]
     key_tile = tile if tile else None
@@ -180,10 +180,10 @@ def datasets(catalog_dir: str | os.PathLike[str], config: dict[str, Any], per_in
     frame = query_frame(catalog_dir)
     cubes = _cubes(catalog_dir)
     out = []
-    for (index, tile), group in frame.groupby(["sen2chain:index", "sen2chain:tile"], sort=True):
+    for (index, tile), group in frame.groupby([INDEX, TILE], sort=True):
         out.append(_info(group, series_identifier(index, tile), index, catalog_dir, config, cubes, tile))
     if per_index:
-        for index, group in frame.groupby("sen2chain:index", sort=True):
+        for index, group in frame.groupby(INDEX, sort=True):
             out.append(_info(group, f"data_{index}_SEN2CHAIN", index, catalog_dir, config, cubes, None))
     return sorted(out, key=lambda d: d.identifier)
 

@@ -44,6 +44,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
+from sen2val_stac.core import media_types
 from sen2val_stac.serve.api.backend import CatalogueClient, QueryablesClient, STACResponse
 from sen2val_stac.serve.api.search import BadParameter
 from sen2val_stac.serve.api.store import Store
@@ -98,7 +99,7 @@ class _ItemsGet(ItemCollectionUri):
 
 def _error(status: int, code: str, description: str, parameter: str | None = None) -> STACResponse:
     body = {"code": code, "description": description, **({"parameter": parameter} if parameter else {})}
-    return STACResponse(body, status_code=status, media_type="application/json")
+    return STACResponse(body, status_code=status, media_type=media_types.JSON)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -181,17 +182,10 @@ def make_api_app(catalog_dir: str | os.PathLike[str], data_dirs: Sequence[str | 
     return api.app
 
 
-def serve_api(
-    catalog_dir: str | os.PathLike[str],
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    data_dirs: Sequence[str | os.PathLike[str]] = (),
-    ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve the API and the static files until interrupted; print the static root catalogue and the API URLs.
-
-    ``ready(api_url)`` is called once listening.
-    """
+def serve_api(catalog_dir: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8000,
+              data_dirs: Sequence[str | os.PathLike[str]] = (), ready: Callable[[str], None] | None = None) -> None:
+    """Serve the API and the static files until interrupted (the arguments of :func:`.static.serve`); print
+    the static root catalogue and the API URLs. ``ready(api_url)`` is called once listening."""
     app = make_api_app(catalog_dir, data_dirs)
     name = f"[{host}]" if ":" in host else host
 

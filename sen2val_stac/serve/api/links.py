@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin
 
-JSON, GEOJSON, SCHEMA = "application/json", "application/geo+json", "application/schema+json"
+from sen2val_stac.core import media_types
+
+JSON, GEOJSON, SCHEMA = media_types.JSON, media_types.GEOJSON, media_types.SCHEMA_JSON
 API_RELS = {"self", "root", "parent", "collection", "items", "item", "child"}
 
 

@@ -32,6 +32,7 @@ from fastapi import HTTPException
 from stac_fastapi.types.errors import InvalidQueryParameter
 from stac_fastapi.types.rfc3339 import str_to_interval
 
+from sen2val_stac.catalog.sen2chain_fields import TILE
 from sen2val_stac.serve.api.store import Snapshot
 
 MAX_LIMIT = 10_000
@@ -273,7 +274,7 @@ def run_search(snapshot: Snapshot, search: Search) -> Page:
         where.append(f"({search.filter_sql})")
     order = [*search.sortby, *(s for s in DEFAULT_SORT if not search.sortby or s[0] == "id")]
     order_sql = ", ".join(f"{_quote(c)} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in order)
-    tile = '"sen2chain:tile"' if "sen2chain:tile" in snapshot.properties else "NULL"
+    tile = _quote(TILE) if TILE in snapshot.properties else "NULL"
     condition = " AND ".join(where)
     try:
         rows = cur.execute(f"SELECT id, collection, {tile} FROM {source} WHERE {condition} ORDER BY {order_sql} "

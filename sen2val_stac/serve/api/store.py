@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from sen2val_stac.catalog.parquet import is_stale, parquet_path, write_parquet
 from sen2val_stac.catalog.read import collections as read_collections
 from sen2val_stac.catalog.read import read_json
+from sen2val_stac.catalog.sen2chain_fields import INDEX
 from sen2val_stac.core import constants as C
 from sen2val_stac.serve.api import sqlgeo
 
@@ -118,7 +119,7 @@ def load_snapshot(catalog_dir: Path) -> Snapshot:
     con.execute("SET lock_configuration = true")
     root = read_json(catalog_dir / C.CATALOG_FILE)
     colls = {coll["id"]: (p, _without_item_links(coll)) for p, coll in read_collections(catalog_dir)
-             if "sen2chain:index" in coll}
+             if INDEX in coll}
     props = {f.name: f.type for f in table.schema if f.name not in NOT_PROPERTIES and not f.name.startswith("_")}
     return Snapshot(con=con, footprints=footprints, collections=colls, root=root, properties=props, signature=sig)
 

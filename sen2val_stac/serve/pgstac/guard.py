@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from sen2val_stac.core import media_types
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -117,6 +119,6 @@ class SearchGuard:
     async def _bad_request(send: Send, description: str) -> None:
         payload = json.dumps({"code": "BadRequest", "description": description}).encode("utf-8")
         await send({"type": "http.response.start", "status": 400,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                    "headers": [(b"content-type", media_types.JSON.encode()), (b"content-length", str(len(payload)).encode()),
                                 (b"access-control-allow-origin", b"*")]})
         await send({"type": "http.response.body", "body": payload})

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sen2val_stac.catalog.read import collections as read_collections
 from sen2val_stac.catalog.read import iter_items
+from sen2val_stac.catalog.sen2chain_fields import INDEX
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.serve.pgstac.dsn import DatabaseError, connect, mask_dsn, pgstac_version, reason
@@ -29,23 +30,23 @@ from sen2val_stac.serve.pgstac.queryables import index_partitions, sync_queryabl
 if TYPE_CHECKING:
     import psycopg
 
-MARKER = "sen2chain:index"  # the collections this catalogue owns in a shared database
+MARKER = INDEX  # the collections this catalogue owns in a shared database
 LOCK_KEY = "sen2val-stac pgstac load"
 CHUNK = 5000
 
 
 @dataclass
 class LoadReport:
-    """What a load changed (ids of collections, counts of items) and how long it took."""
+    """What a load changed (counts of items, ids of collections) and how long it took."""
 
     dsn: str
-    collections_added: list[str] = field(default_factory=list)
-    collections_updated: list[str] = field(default_factory=list)
-    collections_removed: list[str] = field(default_factory=list)
     items_added: int = 0
     items_updated: int = 0
     items_removed: int = 0
     items_unchanged: int = 0
+    collections_added: list[str] = field(default_factory=list)
+    collections_updated: list[str] = field(default_factory=list)
+    collections_removed: list[str] = field(default_factory=list)
     queryables_changed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 

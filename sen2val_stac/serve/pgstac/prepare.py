@@ -9,7 +9,6 @@ changed; it travels in the item's ``private`` member, which pgstac stores in a c
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ from urllib.parse import urljoin
 
 import orjson
 
-from sen2val_stac.catalog.read import read_json
-from sen2val_stac.core import constants as C
+from sen2val_stac.catalog.read import href_path, open_root
 
 # Links the API writes itself (or that only make sense inside the static tree).
 STRUCTURAL_RELS = frozenset({"self", "root", "parent", "collection", "item", "items", "child"})
@@ -29,14 +27,6 @@ RASTER_TAIL = 4
 
 def _url_folder(url: str | None) -> str | None:
     return url.rstrip("/") + "/" if url else None
-
-
-def published_root(catalog_dir: Path) -> str | None:
-    """The URL the catalogue was indexed for (its root catalog's absolute ``self`` link), if any."""
-    for link in read_json(catalog_dir / C.CATALOG_FILE).get("links", []):
-        if link.get("rel") == "self" and "://" in link.get("href", ""):
-            return str(urljoin(link["href"], "."))
-    return None
 
 
 @dataclass(frozen=True)
@@ -58,14 +48,14 @@ class Hrefs:
     def for_catalog(cls, catalog_dir: Path, root_href: str | None = None,
                     asset_href_base: str | None = None) -> Hrefs:
         """Bases for ``catalog_dir``; ``root_href`` defaults to the URL the catalogue was indexed for."""
-        catalog_dir = catalog_dir.resolve()
-        return cls(catalog_dir, _url_folder(root_href or published_root(catalog_dir)), _url_folder(asset_href_base))
+        root = open_root(catalog_dir)
+        return cls(root.folder, _url_folder(root_href or root.prefix), _url_folder(asset_href_base))
 
     def absolute(self, href: str, source: Path) -> str:
         """``href`` as found in file ``source`` of the catalogue, made absolute."""
-        if "://" in href or href.startswith("/"):
+        local = None if href.startswith("/") else href_path(source, href)
+        if local is None:  # a URL or an absolute path
             return href
-        local = Path(os.path.normpath(source.parent / href))
         inside = local.is_relative_to(self.catalog_dir)
         if inside and self.root_href:
             return self.root_href + local.relative_to(self.catalog_dir).as_posix()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sen2val_stac.catalog.sen2chain_fields import INDEX, MASKS, PRODUCT_ID, TILE
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -26,14 +28,14 @@ QUERYABLES: dict[str, dict[str, Any]] = {
     "sat:relative_orbit": {"title": "Relative orbit", "type": "integer", "minimum": 1},
     "sat:orbit_state": {"title": "Orbit state", "type": "string", "enum": ["ascending", "descending", "geostationary"]},
     "processing:level": {"title": "Processing level", "type": "string"},
-    "sen2chain:index": {"title": "Radiometric index", "description": "Index name (NDVI, NDWIGAO, ...)",
+    INDEX: {"title": "Radiometric index", "description": "Index name (NDVI, NDWIGAO, ...)",
                         "type": "string"},
-    "sen2chain:tile": {"title": "MGRS tile", "description": "Tile name (40KCB, ...)", "type": "string"},
-    "sen2chain:product_id": {"title": "Sentinel-2 L2A product id", "type": "string"},
-    "sen2chain:masks": {"title": "Cloud masks", "type": "array", "items": {"type": "string"}},
+    TILE: {"title": "MGRS tile", "description": "Tile name (40KCB, ...)", "type": "string"},
+    PRODUCT_ID: {"title": "Sentinel-2 L2A product id", "type": "string"},
+    MASKS: {"title": "Cloud masks", "type": "array", "items": {"type": "string"}},
 }
 # Indexed (BTREE): what searches filter on most.
-INDEXED = ("grid:code", "eo:cloud_cover", "sat:relative_orbit", "platform", "sen2chain:index", "sen2chain:tile")
+INDEXED = ("grid:code", "eo:cloud_cover", "sat:relative_orbit", "platform", INDEX, TILE)
 
 
 def _wanted(name: str, collection_ids: list[str]) -> tuple[Any, ...]:
