@@ -4,7 +4,8 @@
 - ``docs/img/footprints-map.png``: valid-data footprints of the demo's NDVI items, one panel per tile and date,
   over the tile's full extent, in lon/lat (needs the ``docs`` extra: matplotlib);
 - in ``docs/user-guide.md``: the configuration reference (the commented example ``init-config`` writes) and the
-  command reference (every sub-command's ``--help``), between ``<!-- NAME:start -->`` / ``<!-- NAME:end -->``.
+  command reference (every sub-command's ``--help``), between ``<!-- NAME:start -->`` / ``<!-- NAME:end -->``;
+- in ``README.md``: the command table (each sub-command's usage line and one-line help), between the same markers.
 
     python scripts/make_docs_figures.py [--workdir /tmp/sen2val-docs] [--text-only]
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FIGURE = DOCS / "img" / "footprints-map.png"
 GUIDE = DOCS / "user-guide.md"
+README = DOCS.parent / "README.md"
 HELP_COLUMNS = "100"
 
 
@@ -34,6 +36,33 @@ def command_reference() -> str:
     for name, cmd in sorted(sub.choices.items()):
         parts.append(f"### `sen2val-stac {name}`\n\n```text\n{cmd.format_help().rstrip()}\n```\n")
     return "\n".join(parts)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, tuple[argparse.ArgumentParser, str]]:
+    """Sub-command name -> (its parser, its one-line help), sorted by name."""
+    found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not found:
+        return {}
+    helps = {a.dest: a.help or "" for a in found[0]._choices_actions}
+    return {name: (sub, helps.get(name) or sub.description or "") for name, sub in sorted(found[0].choices.items())}
+
+
+def _usage(parser: argparse.ArgumentParser) -> str:
+    """``sen2val-stac CMD [options] ARGS`` on one line, without ``[-h]``."""
+    usage = " ".join(parser.format_usage().removeprefix("usage: ").split())
+    return usage.replace(" [-h]", "").replace("|", "\\|")
+
+
+def command_table() -> str:
+    """Markdown: the README table, one row per sub-command (per action of those that have actions)."""
+    os.environ["COLUMNS"] = HELP_COLUMNS
+    from sen2val_stac.cli import build_parser
+
+    rows = ["| command | what it does |", "|---|---|"]
+    for cmd, text in _subcommands(build_parser()).values():
+        for parser, line in list(_subcommands(cmd).values()) or [(cmd, text)]:
+            rows.append(f"| `{_usage(parser)}` | {' '.join(line.split())} |")
+    return "\n".join(rows) + "\n"
 
 
 def config_reference() -> str:
@@ -59,6 +88,8 @@ def write_guide() -> None:
     text = replace_block(text, "config-example", config_reference())
     text = replace_block(text, "command-reference", command_reference())
     print(f"{'wrote' if write_if_changed(str(GUIDE), text.encode('utf-8')) else 'unchanged'} {GUIDE}")
+    readme = replace_block(README.read_text(encoding="utf-8"), "commands", command_table())
+    print(f"{'wrote' if write_if_changed(str(README), readme.encode('utf-8')) else 'unchanged'} {README}")
 
 
 def _tile_extent(row) -> object:

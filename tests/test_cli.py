@@ -63,3 +63,21 @@ def test_public_api_resolves_lazily_with_docstrings() -> None:
     heavy, docs = json.loads(out)
     assert heavy == [], "import sen2val_stac must stay light"
     assert docs and all(docs.values()), docs
+
+
+def test_readme_command_table_is_the_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's command table is the one generated from the parser (usage line and help of every command)."""
+    monkeypatch.setenv("COLUMNS", "100")  # the generator sets it: restored after the test
+    import importlib.util
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("make_docs_figures", repo / "scripts" / "make_docs_figures.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- commands:start -->\n", 1)[1].split("<!-- commands:end -->", 1)[0]
+    assert block == module.command_table(), "regenerate: python scripts/make_docs_figures.py --text-only"
+    for command in ("serve", "validate", "pgstac load", "pgstac migrate", "cog", "run"):
+        assert f"`sen2val-stac {command} " in block

@@ -11,7 +11,8 @@ from sen2val_stac.core.errors import InputError
 from sen2val_stac.pipeline import STEPS, ChainReport, parse_steps, run_chain
 
 NAME = "run"
-HELP = "Run index, footprints, netcdf, geoflow and metadata in order from one config, under a catalogue lock."
+HELP = (f"Run the chain ({', '.join(STEPS)}; config run.steps chooses) in order from one config, "
+        "under a catalogue lock.")
 EPILOG = ("Exit status: 0 every step succeeded, 1 a step failed, 2 configuration error, "
           "3 another run holds the catalogue lock (after --wait seconds).")
 
