@@ -23,7 +23,7 @@ from sen2val_stac.catalog.parquet import is_stale, write_parquet
 from sen2val_stac.catalog.render import Layout, collection_dict, item_dict
 from sen2val_stac.catalog.root import write_root_catalog
 from sen2val_stac.core import constants as C
-from sen2val_stac.core.atomic import dump_json, write_atomic, write_if_changed, write_json
+from sen2val_stac.core.atomic import dump_json, remove_leftovers, write_atomic, write_if_changed, write_json
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import templates_dir
 from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, Outcome, Record, extract_safe
@@ -205,6 +205,7 @@ def index_tree(
     indices_dir = os.path.abspath(indices_dir)
     catalog_dir = os.path.abspath(catalog_dir)
     os.makedirs(catalog_dir, exist_ok=True)
+    remove_leftovers(catalog_dir)  # the temporary files of a killed run
     report = IndexReport(catalog_dir=catalog_dir, indices_dir=indices_dir)
     workers = workers or config.get("workers") or os.cpu_count() or 1
 
