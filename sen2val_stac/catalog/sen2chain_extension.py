@@ -38,6 +38,31 @@ from sen2val_stac.catalog.sen2chain_fields import (
 T = TypeVar("T", pystac.Item, pystac.Collection, pystac.Asset)
 
 
+V = TypeVar("V")
+
+
+class Field(Generic[V]):
+    """A ``sen2chain:`` field as an attribute of an extension object, read and written through pystac's
+    ``_get_property``/``_set_property`` as pystac's own extensions do (None removes the field)."""
+
+    def __init__(self, name: str, kind: type[Any], doc: str) -> None:
+        self.name, self.kind, self.__doc__ = name, kind, doc
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Field[V]: ...
+
+    @overload
+    def __get__(self, obj: PropertiesExtension, owner: type[Any]) -> V | None: ...
+
+    def __get__(self, obj: PropertiesExtension | None, owner: type[Any]) -> Field[V] | V | None:
+        if obj is None:
+            return self
+        return cast("V | None", obj._get_property(self.name, self.kind))
+
+    def __set__(self, obj: PropertiesExtension, value: V | None) -> None:
+        obj._set_property(self.name, value)
+
+
 class Sen2ChainExtension(
     Generic[T],
     PropertiesExtension,
@@ -47,14 +72,7 @@ class Sen2ChainExtension(
 
     name: Literal["sen2chain"] = "sen2chain"
 
-    @property
-    def index(self) -> str | None:
-        """Sen2Chain index name (``NDVI``): the folder name under ``INDICES``."""
-        return self._get_property(INDEX, str)
-
-    @index.setter
-    def index(self, v: str | None) -> None:
-        self._set_property(INDEX, v)
+    index = Field[str](INDEX, str, "Sen2Chain index name (``NDVI``): the folder name under ``INDICES``.")
 
     @classmethod
     def get_schema_uri(cls) -> str:
@@ -110,45 +128,18 @@ class ItemSen2ChainExtension(Sen2ChainExtension[pystac.Item]):
     def __repr__(self) -> str:
         return f"<ItemSen2ChainExtension Item id={self.item.id}>"
 
-    @property
-    def tile(self) -> str | None:
-        """MGRS tile (``40KCB``)."""
-        return self._get_property(TILE, str)
-
-    @tile.setter
-    def tile(self, v: str | None) -> None:
-        self._set_property(TILE, v)
-
-    @property
-    def product_id(self) -> str | None:
-        """Sentinel-2 L2A product id the index was computed from."""
-        return self._get_property(PRODUCT_ID, str)
-
-    @product_id.setter
-    def product_id(self, v: str | None) -> None:
-        self._set_property(PRODUCT_ID, v)
-
-    @property
-    def masks(self) -> list[str] | None:
-        """Cloud-mask versions with a masked raster (``["CM001", "CM003-PRB1-ITER5"]``)."""
-        return cast("list[str] | None", self._get_property(MASKS, list))
-
-    @masks.setter
-    def masks(self, v: list[str] | None) -> None:
-        self._set_property(MASKS, v)
-
-    @property
-    def asset(self) -> str | None:
-        """Of a NetCDF cube item: key of the item asset the cube was built from (``masked-cm001``)."""
-        return self._get_property(ASSET, str)
-
-    @asset.setter
-    def asset(self, v: str | None) -> None:
-        self._set_property(ASSET, v)
+    tile = Field[str](TILE, str, "MGRS tile (``40KCB``).")
+    product_id = Field[str](PRODUCT_ID, str, "Sentinel-2 L2A product id the index was computed from.")
+    masks = Field[list[str]](MASKS, list, 'Cloud-mask versions with a masked raster (``["CM001", "CM003-PRB1-ITER5"]``).')
+    asset = Field[str](ASSET, str, "Of a NetCDF cube item: key of the item asset the cube was built from "
+                                   "(``masked-cm001``).")
 
 
 class CollectionSen2ChainExtension(Sen2ChainExtension[pystac.Collection]):
     """``sen2chain`` fields of a Collection (top level, like pystac's other collection fields)."""
+
+    formula = Field[str](FORMULA, str, "Formula of the index in Sentinel-2 band names.")
+    bands = Field[list[str]](BANDS, list, "Sentinel-2 bands the formula uses.")
 
     def __init__(self, collection: pystac.Collection) -> None:
         self.collection = collection
@@ -156,24 +147,6 @@ class CollectionSen2ChainExtension(Sen2ChainExtension[pystac.Collection]):
 
     def __repr__(self) -> str:
         return f"<CollectionSen2ChainExtension Collection id={self.collection.id}>"
-
-    @property
-    def formula(self) -> str | None:
-        """Formula of the index in Sentinel-2 band names."""
-        return self._get_property(FORMULA, str)
-
-    @formula.setter
-    def formula(self, v: str | None) -> None:
-        self._set_property(FORMULA, v)
-
-    @property
-    def bands(self) -> list[str] | None:
-        """Sentinel-2 bands the formula uses."""
-        return cast("list[str] | None", self._get_property(BANDS, list))
-
-    @bands.setter
-    def bands(self, v: list[str] | None) -> None:
-        self._set_property(BANDS, v)
 
 
 class AssetSen2ChainExtension(Sen2ChainExtension[pystac.Asset]):
@@ -188,14 +161,7 @@ class AssetSen2ChainExtension(Sen2ChainExtension[pystac.Asset]):
     def __repr__(self) -> str:
         return f"<AssetSen2ChainExtension Asset href={self.asset_href}>"
 
-    @property
-    def mask(self) -> str | None:
-        """Cloud-mask version applied to this raster."""
-        return self._get_property(MASK, str)
-
-    @mask.setter
-    def mask(self, v: str | None) -> None:
-        self._set_property(MASK, v)
+    mask = Field[str](MASK, str, "Cloud-mask version applied to this raster.")
 
 
 class SummariesSen2ChainExtension(SummariesExtension):

@@ -157,8 +157,8 @@ class Creator(Section):
 CONTACT_ID = r"^[A-Za-z0-9._-]+$"
 
 
-class Contact(Section):
-    """A contact of the metadata records; only id is required."""
+class _ContactWho(Section):
+    """Who a contact is (the first columns of geoflow's contact table)."""
 
     id: Annotated[str, matches(CONTACT_ID, "must be letters, digits, '.', '-' and '_' only")]
     """Identifier (geoflow matches it in the Creator column)."""
@@ -167,11 +167,21 @@ class Contact(Section):
     position: Text | None = None
     last_name: Text | None = None
     first_name: Text | None = None
+
+
+class _ContactWhere(_ContactWho):
+    """Where a contact is (ISO 19115 CI_Address)."""
+
     address: Text | None = None
     postal_code: Scalar | None = None
     """Postal code (a number in YAML is kept as written)."""
     city: Text | None = None
     country: Text | None = None
+
+
+class Contact(_ContactWhere):
+    """A contact of the metadata records; only id is required."""
+
     phone: Scalar | None = None
     website: Url | None = None
     website_name: Text | None = None
