@@ -17,7 +17,9 @@ from sen2val_stac.catalog.read import (
     iter_items,
     load_items,
     open_root,
+    parse_json,
     published_prefix,
+    try_read_json,
     walk,
 )
 
@@ -87,3 +89,14 @@ def test_href_path_forms(tmp_path: Path) -> None:
     assert href_path(base, "https://example.org/x.tif") is None
     with pytest.raises(CatalogUnreadable, match="no such catalogue file"):
         open_root(tmp_path / "nowhere")
+
+
+def test_json_is_read_as_the_standard_library_reads_it(tmp_path: Path) -> None:
+    """orjson reads the catalogue, json what orjson refuses (NaN, integers beyond 64 bits): the same documents."""
+    for text in ['{"a": [1, 2.5, "x", null, true]}', '{"nodata": NaN, "big": 123456789012345678901234567890}']:
+        assert json.dumps(parse_json(text.encode())) == json.dumps(json.loads(text))
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"type": "Feature", "id": ')
+    doc, reason = try_read_json(broken)
+    assert doc is None and reason is not None and reason.startswith("not readable JSON")
+    assert try_read_json(tmp_path / "missing.json") == (None, "linked file does not exist")

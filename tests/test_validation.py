@@ -339,6 +339,37 @@ def test_screen_and_jsonschema_alone_give_the_same_result(tmp_path: Path, mirror
     assert screened.screen(ITEM_SCHEMA) is not None  # the screen was really used
 
 
+def test_screen_answers_like_jsonschema_on_every_draft7_keyword_it_compiles() -> None:
+    """The pass/fail screen (no message code) accepts and rejects what jsonschema does, ``const`` included (on
+    which fastjsonschema's own ``detailed_exceptions=False`` fails), and never writes defaults."""
+    import jsonschema
+
+    from sen2val_stac.validate.schemas import compile_screen
+
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["type"],
+              "properties": {"type": {"const": "Feature"}, "n": {"type": "integer", "minimum": 0, "default": 1},
+                             "when": {"type": "string", "format": "date-time"},
+                             "kind": {"enum": ["a", "b"]}, "tags": {"type": "array", "items": {"type": "string"}}},
+              "oneOf": [{"required": ["n"]}, {"required": ["tags"]}], "additionalProperties": False}
+    screen = compile_screen(schema, {}, use_formats=True)
+    checker = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    documents = [{"type": "Feature", "n": 2}, {"type": "Collection", "n": 2}, {"type": "Feature"},
+                 {"type": "Feature", "n": -1}, {"type": "Feature", "tags": ["x"], "kind": "c"},
+                 {"type": "Feature", "n": 1, "tags": []}, {"type": "Feature", "n": 1, "extra": 0},
+                 {"type": "Feature", "n": 1, "when": "2022-13-45T06:27:01Z"},
+                 {"type": "Feature", "n": 1, "when": "2022-01-04T06:27:01Z"}]
+    for doc in documents:
+        before = json.dumps(doc)
+        try:
+            screen(doc)
+            passed = True
+        except Exception:
+            passed = False
+        assert passed == checker.is_valid(doc), doc
+        assert json.dumps(doc) == before  # no default written
+    assert sum(checker.is_valid(d) for d in documents) == 2
+
+
 def test_project_schemas_are_read_from_the_package(tmp_path: Path, catalogue: Path, mirror: Path) -> None:
     """A schema the project publishes is read from its own file (never the mirror or the network)."""
     ours = "https://example.org/ours/v1.0.0/schema.json"
