@@ -84,8 +84,6 @@ def test_catalogue_with_cogs_is_valid(cogged, schemas_dir) -> None:
     assert not validate_document(item, ITEM, SchemaStore(mirror=schemas_dir))
 
 
-@pytest.mark.xfail(reason="index re-renders all 30 items on the run after `cog` (files_written == 30): under investigation",
-                   strict=False)
 def test_no_op_runs_write_nothing_and_index_reruns_keep_the_assets(demo, tmp_path) -> None:
     catalog = _copy(demo, tmp_path)
     config = _config()

@@ -179,6 +179,14 @@ def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: st
     return results
 
 
+def _kept_cogs(fresh: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``cog`` entries (written by the ``cog`` step) of ``old`` whose source raster ``fresh`` still has unchanged."""
+    before = {a["key"]: a for a in (old or {}).get("assets", [])}
+    now = {a["key"]: a for a in fresh["assets"]}
+    return {key: entry for key, entry in ((old or {}).get("cog") or {}).items()
+            if entry["source"] in now and now[entry["source"]] == before.get(entry["source"])}
+
+
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
@@ -232,6 +240,8 @@ def index_tree(
     for source in todo:
         status, value = results[source.item_id]
         if status == "ok":
+            if cogs := _kept_cogs(value, old_items.get(source.item_id)):
+                value["cog"] = cogs  # another file of the product changed: the COGs of unchanged rasters stay
             records[source.item_id] = value
             fresh.add(source.item_id)
         else:
@@ -268,22 +278,54 @@ def index_tree(
         if not record.get("thumbnail"):
             _remove(os.path.join(catalog_dir, Layout.thumbnail(record["index"], record["tile"], item_id)))
 
-    new_state = {"version": STATE_VERSION, "render": signature, "indices_dir": indices_dir,
+    # The tree as the items link it (relative to the catalogue, like the records' folders in their fingerprints):
+    # a catalogue moved with its tree keeps its state.
+    new_state = {"version": STATE_VERSION, "render": signature, "indices_rel": indices_rel,
                  "items": records, "failed": failed}
-    if new_state != state:
+    state_changed = new_state != state
+    if state_changed:
         write_atomic(_state_path(catalog_dir), json.dumps(new_state, separators=(",", ":")).encode())
     if report.changed or is_stale(catalog_dir):
         write_parquet(catalog_dir)
 
     report.skipped = [s.as_dict() for s in skips]
-    report.skipped += [{"path": f["path"], "reason": f["reason"]} for f in failed.values()]
-    report.skipped += [{"path": s["path"], "reason": s["reason"]} for r in records.values() for s in r["skips"]]
+    here = {source.item_id: source for source in sources}
+    report.skipped += [{"path": _in_tree(f["path"], here[i]), "reason": f["reason"]} for i, f in failed.items()]
+    report.skipped += [{"path": _in_tree(s["path"], here[i]), "reason": s["reason"]}
+                       for i, r in records.items() for s in r["skips"]]
     report.skipped.sort(key=lambda s: s["path"])
     report.items_total = len(records)
     report.collections = sorted(Layout.collection_id(i) for i in by_index)
     report.seconds = time.perf_counter() - started
-    write_atomic(os.path.join(catalog_dir, C.STATE_DIR, C.REPORT_FILE), dump_json(report.as_dict()))
+    _write_report(report, state_changed)
     return report
+
+
+def _in_tree(path: str, source: ItemSource) -> str:
+    """A path stored in the state, in the product folder where the tree is now (it may have moved since)."""
+    parts = path.split(os.sep)
+    product = [source.index, source.tile, os.path.basename(source.folder)]
+    for i in range(len(parts) - 3, -1, -1):
+        if parts[i:i + 3] == product:
+            return os.path.join(source.folder, *parts[i + 3:])
+    return path
+
+
+def _skip_list(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """A report's skipped inputs, by path inside the tree (a moved tree skips the same files)."""
+    return sorted((os.path.relpath(s["path"], report["indices_dir"]), s["reason"]) for s in report.get("skipped", []))
+
+
+def _write_report(report: IndexReport, state_changed: bool) -> None:
+    """Save the report of a run that changed the catalogue, its state or its skipped inputs (a no-op run writes nothing)."""
+    path = os.path.join(report.catalog_dir, C.STATE_DIR, C.REPORT_FILE)
+    saved: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    new = report.as_dict()
+    if state_changed or report.changed or not saved.get("indices_dir") or _skip_list(saved) != _skip_list(new):
+        write_atomic(path, dump_json(new))
 
 
 __all__ = ["IndexReport", "Skip", "index_tree", "load_state", "write_root_catalog"]

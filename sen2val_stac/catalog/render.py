@@ -257,9 +257,9 @@ def build_item(record: Mapping[str, Any], config: dict[str, Any], indices_rel: s
     collection = Layout.collection(index)
     _set_links(
         item, item_file, config.get("root_href"),
-        ("root", C.CATALOG_FILE, media_types.JSON, None),
-        ("parent", collection, media_types.JSON, None),
-        ("collection", collection, media_types.JSON, None),
+        ("root", C.CATALOG_FILE, media_types.JSON, config["catalog"]["title"]),  # titled as the collections' links
+        ("parent", collection, media_types.JSON, definition["title"]),
+        ("collection", collection, media_types.JSON, definition["title"]),
     )
     item.stac_extensions.sort()
     return item

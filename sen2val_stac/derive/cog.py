@@ -96,9 +96,9 @@ def cog_file(item_id: str, key: str) -> str:
     return f"{item_id}_{key.removesuffix('-cog')}.tif"
 
 
-def plan(record: dict[str, Any], settings: dict[str, Any], catalog_dir: str) -> list[Job]:
-    """The COGs a record should have under ``settings``."""
-    from sen2val_stac.catalog.render import Layout
+def plan(record: dict[str, Any], settings: dict[str, Any], catalog_dir: str, indices_rel: str) -> list[Job]:
+    """The COGs a record should have under ``settings``; sources found where the items link them (``indices_rel``)."""
+    from sen2val_stac.catalog.render import Layout, tree_path
 
     folder = os.path.join(catalog_dir, os.path.dirname(Layout.item(record["index"], record["tile"], record["item_id"])))
     jobs = []
@@ -111,7 +111,8 @@ def plan(record: dict[str, Any], settings: dict[str, Any], catalog_dir: str) -> 
             key, visual = f"{asset['key']}-cog", False
         else:
             continue
-        jobs.append(Job(record["item_id"], key, asset["key"], os.path.join(record["folder"], asset["file"]),
+        source = os.path.normpath(os.path.join(catalog_dir, indices_rel, tree_path(record, asset["file"])))
+        jobs.append(Job(record["item_id"], key, asset["key"], source,
                         os.path.join(folder, cog_file(record["item_id"], key)), visual,
                         _digest(settings, visual, _source_stamp(asset, record)), asset.get("nodata")))
     return jobs
@@ -285,11 +286,12 @@ def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], sche
     state = load_state(catalog)
     before = json.dumps(state, sort_keys=True)
     records: dict[str, dict[str, Any]] = state["items"]
+    indices_rel = _indices_rel(state, catalog)
     report = CogReport()
     todo: list[Job] = []
     changed: set[str] = set()
     for item_id, record in sorted(records.items()):
-        jobs = plan(record, settings, catalog)
+        jobs = plan(record, settings, catalog, indices_rel)
         entries = record.get("cog") or {}
         wanted = {j.key for j in jobs}
         for key in sorted(set(entries) - wanted):  # settings changed: this COG is no longer asked for
@@ -317,7 +319,6 @@ def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], sche
     report.removed += _remove_orphans(catalog, records)
     if json.dumps(state, sort_keys=True) != before:
         write_atomic(state_path, json.dumps(state, separators=(",", ":")).encode())
-    indices_rel = os.path.relpath(state.get("indices_dir") or catalog, catalog).replace(os.sep, "/")
     for item_id in sorted(changed):
         record = records[item_id]
         path = os.path.join(catalog, Layout.item(record["index"], record["tile"], item_id))
@@ -326,6 +327,13 @@ def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], sche
         write_parquet(catalog)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _indices_rel(state: dict[str, Any], catalog: str) -> str:
+    """The tree relative to the catalogue, as the last ``index`` run linked it (older states kept its absolute path)."""
+    if state.get("indices_rel"):
+        return str(state["indices_rel"])
+    return os.path.relpath(state.get("indices_dir") or catalog, catalog).replace(os.sep, "/")
 
 
 def _item_folder(catalog: str, record: dict[str, Any]) -> str:

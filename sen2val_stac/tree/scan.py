@@ -63,9 +63,13 @@ class ItemSource:
         return item_id(self.index, self.tile, self.product.sensing)
 
     def fingerprint(self) -> str:
-        """A digest of the folder, file names, sizes and modification times: changes when any file does."""
+        """A digest of the folder, file names, sizes and modification times: changes when any file does.
+
+        The folder enters as its path inside the tree (``NDVI/40KCB/<product>``), so a tree moved or copied
+        with its catalogue (``rsync -a``) keeps its fingerprints and nothing is re-read.
+        """
         h = hashlib.blake2b(digest_size=16)
-        h.update(self.folder.encode())
+        h.update(f"{self.index}/{self.tile}/{os.path.basename(self.folder)}".encode())
         for f in sorted([f for _, f in self.rasters] + self.sidecars, key=lambda f: f.name):
             h.update(f"\0{f.name}\0{f.size}\0{f.mtime_ns}".encode())
         return h.hexdigest()
