@@ -19,14 +19,27 @@
 #   - basemaps: basemaps.config.js is replaced by one reading `basemaps` from that runtime config: an array of
 #     STAC Browser basemap options, [] for no background layer (offline: no tile server is asked);
 #     without it, OpenStreetMap as shipped;
-#   - English, no locale detection or storage (the same pages everywhere).
-# The npm package ships no lockfile, and its `ol-stac ^1.1.0` now resolves to a release needing a newer `ol`
-# than its `ol ~10.6.0`: ol-stac is pinned to 1.2.0 (dependency and npm override).
+#   - English, no locale detection or storage (the same pages everywhere);
+#   - the item map draws the item's COG client-side (ol-stac + geotiff.js, HTTP byte ranges): displayOverview on,
+#     no tile server (buildTileUrlTemplate null), only cloud-optimised GeoTIFFs (displayGeoTiffByDefault off), so
+#     `sen2val-stac cog`'s asset `visual` (roles overview + visual, COG media type) is the one chosen; without a COG
+#     the PNG thumbnail is drawn instead (displayPreview);
+#   - crossOriginMedia "anonymous": images (thumbnails, the map's preview image) are fetched with CORS, as the
+#     catalogue itself must be, so a preview drawn on the map does not taint its canvas (pixels stay readable).
+#     STAC Browser 4.0.1 hands it to ol-stac as `crossOriginMedia`, an option ol-stac does not know (its name is
+#     `crossOrigin`): src/components/maps/MapMixin.js is patched to pass both.
+# ol-stac: the npm package ships no lockfile, and its `ol-stac ^1.1.0` now resolves to a release needing a newer
+# `ol` than its `ol ~10.6.0`. ol-stac is pinned (dependency and npm override) to 1.1.0, the release STAC Browser
+# 4.0.1 was made with: it uses stac-js ~0.1.8, the same copy as STAC Browser's (~0.1.9), so the item object STAC
+# Browser hands over (with its absolute URL, against which relative asset hrefs resolve) is used as is. Not 1.2.0:
+# it asks for `stac-js >=0.3.0`, which now resolves to 0.5.x, where STAC.getDefaultGeoTIFF was renamed
+# getDefaultGeoFile; its layer update then throws "getDefaultGeoTIFF is not a function" (a console warning) and the
+# map shows the footprint outline only, never the raster. The build checks that ol-stac has no stac-js of its own.
 set -euo pipefail
 
 VERSION=4.0.1
-OL_STAC=1.2.0
-PATCH_REV=1 # bump when the configuration below changes
+OL_STAC=1.1.0
+PATCH_REV=4 # bump when the configuration below changes
 STAMP="stac-browser=$VERSION ol-stac=$OL_STAC sen2val-patch=$PATCH_REV"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -82,6 +95,12 @@ module.exports = Object.assign({}, require('./config.js'), {
   detectLocaleFromBrowser: false,
   storeLocale: false,
   locale: "en",
+  displayOverview: true,
+  displayPreview: true,
+  displayGeoTiffByDefault: false,
+  buildTileUrlTemplate: null,
+  useTileLayerAsFallback: false,
+  crossOriginMedia: "anonymous",
   noSourceMaps: true
 });
 EOF
@@ -115,6 +134,16 @@ const enabled = html.replace('<!-- <script defer="defer" src="/config.js"></scri
 if (enabled === html) { console.error('index.html: the config.js script tag was not found'); process.exit(1); }
 fs.writeFileSync(file, enabled);
 EOF
+# The map's layer options: ol-stac calls the crossorigin attribute of its images `crossOrigin`.
+node - "$SRC/src/components/maps/MapMixin.js" <<'EOF'
+const fs = require('fs');
+const file = process.argv[2];
+const js = fs.readFileSync(file, 'utf8');
+const patched = js.replace('crossOriginMedia: this.crossOriginMedia,',
+                           'crossOriginMedia: this.crossOriginMedia,\n        crossOrigin: this.crossOriginMedia,');
+if (patched === js) { console.error('MapMixin.js: the crossOriginMedia option was not found'); process.exit(1); }
+fs.writeFileSync(file, patched);
+EOF
 cat >"$SRC/public/config.js" <<'EOF'
 // STAC Browser runtime options, merged over the build-time ones. For example:
 // window.STAC_BROWSER_CONFIG = {catalogUrl: "http://127.0.0.1:8000/catalog/catalog.json", basemaps: []};
@@ -126,6 +155,9 @@ echo "[3/4] npm install (about a minute)"
   || { tail -40 "$WORK/install.log" >&2; exit 1; }
 installed=$(node -p "require('$SRC/node_modules/ol-stac/package.json').version")
 [ "$installed" = "$OL_STAC" ] || { echo "error: ol-stac $installed installed, expected $OL_STAC" >&2; exit 1; }
+# ol-stac must share STAC Browser's stac-js: a nested copy of another version breaks the map (see above).
+shared=$(cd "$SRC" && node -p "require.resolve('stac-js/package.json', {paths: [require('path').dirname(require.resolve('ol-stac/package.json'))]}) === require.resolve('stac-js/package.json')")
+[ "$shared" = "true" ] || { echo "error: ol-stac $OL_STAC brought its own stac-js, not STAC Browser's" >&2; exit 1; }
 
 echo "[4/4] vue-cli-service build (about a minute)"
 (cd "$SRC" && npx --no-install vue-cli-service build --CONFIG=./sen2val.config.js >"$WORK/build.log" 2>&1) \

@@ -59,3 +59,51 @@ def browser_app(dist: Path, runtime_config: dict[str, Any]) -> Callable[..., Any
         return files(environ, start_response)
 
     return app
+
+
+# --- what a map shows: pixels of a screenshot against the colours of a raster ----------------------------------
+
+# Hides the map's canvas-2D layers (footprint outline, preview images) and counts the others: the WebGL canvases,
+# where OpenLayers draws GeoTIFFs. A WebGL canvas answers null to getContext('2d'), a 2D one its context.
+ONLY_WEBGL_LAYERS_JS = """() => { let webgl = 0;
+  for (const c of document.querySelectorAll('.ol-viewport canvas')) {
+    if (c.getContext('2d')) c.style.visibility = 'hidden'; else webgl++;
+  }
+  return webgl; }"""
+ALL_LAYERS_JS = "() => document.querySelectorAll('.ol-viewport canvas').forEach(c => { c.style.visibility = ''; })"
+
+
+def png_pixels(png: bytes) -> Any:
+    """The RGB pixels of a PNG (a screenshot), as a ``(height, width, 3)`` uint8 array."""
+    import warnings
+
+    import numpy as np
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile(png) as memory, memory.open() as image:
+            bands = image.read()
+    return np.ascontiguousarray(np.moveaxis(bands[:3], 0, -1))
+
+
+def raster_colours(path: Path) -> Any:
+    """The distinct colours of the valid pixels of an RGB raster (nodata pixels, all bands 0, left out): ``(n, 3)``."""
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(path) as raster:
+        bands = raster.read(indexes=[1, 2, 3])
+    pixels = np.moveaxis(bands, 0, -1).reshape(-1, 3)
+    return np.unique(pixels[pixels.any(axis=1)], axis=0)
+
+
+def matching_pixels(pixels: Any, colours: Any, tolerance: int = 8) -> tuple[int, int]:
+    """How many ``pixels`` are within ``tolerance`` (per channel) of one of ``colours``, and how many distinct ones."""
+    import numpy as np
+
+    seen, counts = np.unique(pixels.reshape(-1, 3), axis=0, return_counts=True)
+    gap = np.abs(seen[:, None, :].astype(np.int16) - colours[None, :, :].astype(np.int16)).max(axis=2)
+    near = gap.min(axis=1) <= tolerance
+    return int(counts[near].sum()), int(near.sum())
