@@ -186,7 +186,7 @@ def main() -> None:
     n = round(109_800 / args.resolution)
     date_mb = n * n * 2 / 1e6
     lengths = [int(v) for v in args.dates.split(",")]
-    floor_lengths = [int(v) for v in (args.floor_dates or args.dates).split(",")]
+    floor_lengths = [int(v) for v in (args.dates if args.floor_dates is None else args.floor_dates).split(",") if v]
     base_lengths = [] if args.skip_baseline else [int(v) for v in (args.baseline_dates or args.dates).split(",")]
     ours: dict[int, Measure] = {}
     floors: dict[int, Measure] = {}

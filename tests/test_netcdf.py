@@ -32,6 +32,7 @@ from sen2val_stac.derive.netcdf.assemble import (
     grid_of,
     usable_items,
 )
+from sen2val_stac.derive.netcdf.encode import slabs, write_netcdf
 from sen2val_stac.derive.netcdf.export import export
 from sen2val_stac.validate.validation import (
     SchemaStore,
@@ -306,6 +307,32 @@ def test_fill_rule_stays_in_int16() -> None:
     expected = [[32767, 32767, 32510, -10001, -10000, 10000, 10001, 16383]]
     assert fill_invalid(block, 32767, None, 256).tolist() == expected
     assert fill_invalid(block, 32767, None, 0).tolist() == block.tolist()
+
+
+def test_streamed_write_slab_by_slab(tmp_path) -> None:
+    """The data variable is written one slab (a block along time and y, all of x) at a time: every value once,
+    the same values, chunking and filters as asked."""
+    import dask.array as da
+
+    chunks = ((3, 3, 1), (4, 2), (5,))
+    regions = list(slabs(chunks))
+    assert regions == [(slice(t0, t1), slice(y0, y1), slice(None))
+                       for t0, t1 in ((0, 3), (3, 6), (6, 7)) for y0, y1 in ((0, 4), (4, 6))]
+    values = np.arange(7 * 6 * 5, dtype=np.int16).reshape(7, 6, 5)
+    seen = np.zeros(values.shape, dtype=int)
+    for region in regions:
+        seen[region] += 1
+    assert (seen == 1).all()
+    ds = xr.Dataset({"v": (("time", "y", "x"), da.from_array(values, chunks=chunks))},
+                    coords={"time": np.arange(7.0), "y": np.arange(6.0), "x": np.arange(5.0)})
+    encoding = {"v": {"dtype": "int16", "_FillValue": np.int16(-1), "zlib": True, "shuffle": True, "complevel": 4,
+                      "chunksizes": (3, 2, 5)}}
+    write_netcdf(ds, encoding, str(tmp_path / "cube.nc"))
+    with netCDF4.Dataset(tmp_path / "cube.nc") as nc:
+        assert (nc["v"][:] == values).all()
+        assert nc["v"].chunking() == [3, 2, 5]
+        assert nc["v"].filters()["zlib"] and nc["v"].filters()["shuffle"] and nc["v"].filters()["complevel"] == 4
+    assert list(tmp_path.iterdir()) == [tmp_path / "cube.nc"]
 
 
 def test_default_asset_follows_the_preference(demo) -> None:

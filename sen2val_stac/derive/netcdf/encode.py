@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
+import dask.array as da
 import netCDF4
 import numpy as np
 import shapely
 import xarray as xr
 from pyproj import CRS
 from shapely.geometry import shape
+from xarray.backends import NetCDF4DataStore
+from xarray.backends.common import ArrayWriter
 
 from sen2val_stac import __version__
 from sen2val_stac.catalog.sen2chain_fields import MASK
@@ -201,16 +207,50 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
 
 
 def write_netcdf(ds: xr.Dataset, encoding: dict[str, Any], path: str) -> None:
-    """Stream ``ds`` chunk by chunk into ``path`` (NetCDF-4), through a temporary file renamed at the end."""
+    """Stream ``ds`` slab by slab into ``path`` (NetCDF-4), through a temporary file renamed at the end.
+
+    xarray encodes and creates every variable (the same file as ``to_netcdf``); the dask-backed data is then
+    computed one slab at a time (:func:`slabs`) and written while the next slab is read, so that memory follows
+    the slab, not the series: dask's own ``store`` reads far ahead of the (serialised, compressing) writes.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(), suffix=".nc")
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, format="NETCDF4", engine="netcdf4", encoding=encoding)
+        store = NetCDF4DataStore.open(tmp, mode="w", format="NETCDF4")  # type: ignore[no-untyped-call]
+        try:
+            writer = ArrayWriter()  # type: ignore[no-untyped-call]
+            ds.dump_to_store(store, writer=writer, encoding=encoding)
+            for source, target in zip(writer.sources, writer.targets, strict=True):
+                _stream(source, target)
+        finally:
+            store.close()
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def slabs(chunks: tuple[tuple[int, ...], ...]) -> Iterator[tuple[slice, ...]]:
+    """Slabs of a dask array with these ``chunks``: one block along every axis but the last, all of the last
+    (at 10 m: the NetCDF chunk's dates x one 1024-px row of JPEG2000 blocks x the tile's width)."""
+    edges = [np.cumsum((0, *c)) for c in chunks[:-1]]
+    for starts in itertools.product(*(range(len(e) - 1) for e in edges)):
+        yield (*(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, starts, strict=True)), slice(None))
+
+
+def _stream(source: da.Array, target: Any) -> None:
+    """Compute ``source`` slab by slab and write each into ``target`` in a second thread while the next one is
+    computed (netCDF4 releases the GIL in its C calls, where HDF5 compresses): two slabs in memory at most."""
+    with ThreadPoolExecutor(1) as pool:
+        pending = None
+        for region in slabs(source.chunks):
+            block = source[region].compute()
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(target.__setitem__, region, block)
+        if pending is not None:
+            pending.result()

@@ -23,6 +23,7 @@ from sen2val_stac.derive.netcdf.assemble import (
     assemble,
     default_asset,
     grid_of,
+    read_env,
     usable_items,
 )
 from sen2val_stac.derive.netcdf.catalogue import (
@@ -169,7 +170,8 @@ def _export_series(series: Series, out: Path, config: dict[str, Any], resolution
         return path
     data, nodata = assemble(series, resolution, chunks, tolerance)
     ds, encoding = build_dataset(data, nodata, series, epsg, config, series.skipped, fingerprint)
-    write_netcdf(ds, encoding, str(path))
+    with read_env():
+        write_netcdf(ds, encoding, str(path))
     report.written.append(path.name)
     return path
 
