@@ -1,14 +1,19 @@
 """Downstream readers on the demo catalogue: pystac, odc-stac, stackstac, GDAL /vsicurl/, geopandas, and an
-absolute published catalogue walked over HTTP. Each example is in docs/downstream.md."""
+absolute published catalogue walked over HTTP. Each example is in docs/downstream.md; the sections "COG views in
+QGIS" and "Cubes over OPeNDAP / ERDDAP" are run from the page itself (their commands and code, as written)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +24,7 @@ import numpy as np
 import pystac
 import pytest
 import rasterio
+from processes import stop
 from rasterio.windows import Window
 
 from sen2val_stac.catalog.parquet import parquet_path
@@ -246,3 +252,157 @@ def test_asset_hrefs_do_not_depend_on_the_working_directory(demo, tmp_path, monk
                workers=1, progress=False)
     item = pystac.Item.from_file(str(catalog_dir / "ndvi/40KCB/NDVI_40KCB_20220104.json"))
     assert Path(item.assets["index"].get_absolute_href()).is_file()
+
+
+# --- docs/downstream.md sections run as written ------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "downstream.md"
+DOC_HOST = "127.0.0.1:8000"
+DOC_CUBE = "NDVI_40KCB_masked-cm001_20220104_20221110"
+
+
+def _doc_blocks(heading: str) -> list[tuple[str, str]]:
+    """The fenced ``(language, code)`` blocks of the section ``## heading`` of docs/downstream.md."""
+    text = DOC.read_text(encoding="utf-8")
+    assert f"\n## {heading}\n" in text, f"docs/downstream.md has no section {heading!r}"
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+
+
+class DocSession:
+    """Runs a section's shell lines and Python blocks in ``root`` (standing for ``sen2val-demo/``).
+
+    ``sen2val-stac serve ...`` starts the real command in a subprocess on a free port (``--port 0`` appended) and
+    every ``http://127.0.0.1:8000`` of the lines that follow points at it; other ``sen2val-stac``
+    lines run through ``cli.main``; anything else (gdalinfo, rio, curl) runs as a program, with ``root`` as its
+    working directory. Outputs by line, Python variables in ``namespace``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.host: str | None = None
+        self.proc: subprocess.Popen[str] | None = None
+        self.outputs: dict[str, str] = {}
+        self.namespace: dict[str, object] = {}
+
+    def _sub(self, text: str) -> str:
+        text = text.replace("sen2val-demo/", f"{self.root}/")
+        return text.replace(DOC_HOST, self.host) if self.host else text
+
+    def _serve(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "sen2val_stac.cli", *argv, "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:  # the server prints its root catalogue URL once it listens
+            if line.startswith("Root catalog: "):
+                self.host = line.split("://", 1)[1].split("/", 1)[0]
+                return
+        pytest.fail(f"`sen2val-stac {shlex.join(argv)}` exited before listening")
+
+    def shell(self, line: str) -> None:
+        argv = shlex.split(self._sub(line), comments=True)
+        if argv[:2] == ["sen2val-stac", "serve"]:
+            self._serve(argv[1:])
+        elif argv[0] == "sen2val-stac":
+            assert main(argv[1:]) == 0, line
+        else:
+            done = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, f"{line}\n{done.stderr}"
+            self.outputs[line] = done.stdout
+
+    def run(self, blocks: list[tuple[str, str]]) -> None:
+        """Every line of the bash blocks and every Python block, in the page's order."""
+        for language, code in blocks:
+            if language == "bash":
+                for line in code.splitlines():
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        self.shell(line)
+            elif language == "python":
+                exec(compile(self._sub(code), str(DOC), "exec"), self.namespace)
+
+    def output(self, program: str, *words: str) -> str:
+        """The output of the one line that starts with ``program`` and holds every one of ``words``."""
+        found = [out for line, out in self.outputs.items() if line.startswith(program) and all(w in line for w in words)]
+        assert len(found) == 1, (program, words, list(self.outputs))
+        return found[0]
+
+    def close(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+
+def _require_programs(blocks: list[tuple[str, str]]) -> None:
+    """Skip (with the reason) when a program a documented line runs is not installed."""
+    for language, code in blocks:
+        for line in code.splitlines() if language == "bash" else []:
+            argv = shlex.split(line, comments=True)
+            if argv and argv[0] != "sen2val-stac" and shutil.which(argv[0]) is None:
+                pytest.skip(f"{argv[0]} not installed: the documented line `{line.split('  #')[0]}` is not run")
+
+
+@pytest.fixture
+def doc_session(demo, tmp_path):
+    """A copy of the demo laid out as ``sen2val-demo/`` (INDICES beside catalog) and a session on it."""
+    root = tmp_path / "sen2val-demo"
+    for name in ("INDICES", "catalog"):
+        shutil.copytree(demo[0].parent / name, root / name)
+    session = DocSession(root)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def test_documented_cog_views_open_over_http(doc_session) -> None:
+    """docs/downstream.md "COG views in QGIS": `cog --indices`, `serve`, gdalinfo and rio-cogeo over /vsicurl/."""
+    blocks = _doc_blocks("COG views in QGIS")
+    _require_programs(blocks)
+    doc_session.run(blocks)
+    info = doc_session.output("gdalinfo", "/vsicurl/")
+    assert "LAYOUT=COG" in info and "Overviews: 305x305" in info and "Block=512x512 Type=Int16" in info
+    assert "is a valid cloud optimized GeoTIFF" in doc_session.output("rio cogeo validate")
+    ns = doc_session.namespace
+    assert ns["valid"] is True and ns["errors"] == []
+    item = json.loads((doc_session.root / "catalog/ndvi/40KCB/NDVI_40KCB_20220104.json").read_text())
+    asset = item["assets"]["masked-cm001-cog"]  # the documented URL is the catalogued COG asset
+    assert ns["url"] == f"http://{doc_session.host}/catalog/ndvi/40KCB/{asset['href'].removeprefix('./')}"
+    local = doc_session.root / "catalog/ndvi/40KCB" / asset["href"]
+    with rasterio.Env(**GDAL_HTTP), rasterio.open(f"/vsicurl/{ns['url']}") as remote, rasterio.open(local) as here:
+        assert remote.overviews(1) == here.overviews(1) == [2]
+        np.testing.assert_array_equal(remote.read(1, out_shape=(305, 305)), here.read(1, out_shape=(305, 305)))
+
+
+def test_documented_cube_access_over_opendap_and_erddap(doc_session) -> None:
+    """docs/downstream.md "Cubes over OPeNDAP / ERDDAP": `netcdf`, `serve --cubes`, curl subsets, xarray, netCDF4."""
+    pytest.importorskip("xpublish_erddap", reason="xpublish-erddap not installed")
+    pytest.importorskip("pydap", reason="pydap not installed")
+    import netCDF4
+    import xarray as xr
+
+    blocks = _doc_blocks("Cubes over OPeNDAP / ERDDAP")
+    _require_programs(blocks)
+    doc_session.run(blocks)
+    cube = doc_session.root / "netcdf" / f"{DOC_CUBE}.nc"
+    with netCDF4.Dataset(cube) as here:
+        here.set_auto_maskandscale(False)
+        packed, ys, xs = here["ndvi"][:], here["y"][:], here["x"][:]
+    assert DOC_CUBE.replace("-", "_") in doc_session.output("curl", "index.csv")
+    with netCDF4.Dataset(doc_session.root / "subset.nc") as nc:  # curl -o subset.nc: indices, stop included
+        nc.set_auto_maskandscale(False)
+        np.testing.assert_array_equal(nc["ndvi"][:], packed[1:2, 100:200, 300:420])
+    rows = list(csv.reader(io.StringIO(doc_session.output("curl", ".csv?"))))
+    assert rows[0] == ["time", "y", "x", "ndvi"] and len(rows) > 6
+    for when, y, x, value in rows[2:]:  # coordinate subset: each value is the cube's at that time, y and x
+        assert when == "2022-01-04T06:36:11Z"
+        assert int(value) == packed[0, np.flatnonzero(ys == float(y))[0], np.flatnonzero(xs == float(x))[0]]
+    ns = doc_session.namespace
+    with xr.open_dataset(cube) as decoded:  # CF decoding of the local file
+        expected = decoded["ndvi"][1, 100:200, 300:420].values
+    np.testing.assert_allclose(ns["ndvi"], expected, rtol=1e-6)
+    assert ns["ndvi"].dtype.kind == "f" and np.nanmax(np.abs(ns["ndvi"])) <= 1  # decoded on the client
+    with netCDF4.Dataset(cube) as here:
+        local = here["ndvi"][1, 100:200, 300:420]
+    np.testing.assert_array_equal(np.ma.getmaskarray(ns["subset"]), np.ma.getmaskarray(local))
+    np.testing.assert_allclose(ns["subset"].compressed(), local.compressed(), rtol=1e-6)
+    assert ns["crs"] == "EPSG:32740"
