@@ -164,20 +164,21 @@ def _memory_child(tree: str, catalog: str, scheduler: str | None) -> None:
                       "rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def coordinator_memory(workdir: Path, counts: list[int], resolution: float) -> None:
+def coordinator_memory(workdir: Path, counts: list[int], resolution: float, dask: bool = True) -> None:
     """Peak memory of the coordinating process for first indexes of growing size, with a Dask cluster
-    (2 worker processes on 127.0.0.1) and with the local pool. Small rasters: this measures the
-    coordinator, not the decoding."""
+    (2 worker processes on 127.0.0.1; unless ``dask`` is false) and with the local pool. Small rasters:
+    this measures the coordinator, not the decoding."""
     import json
     import subprocess
 
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:
+    with LocalCluster(n_workers=os.cpu_count() if dask else 0, threads_per_worker=1, processes=True,
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
         for n in counts:
             tree = make_tree(workdir, n, resolution)
-            for label, scheduler in (("dask", cluster.scheduler_address), ("local pool", None)):
+            readers = (("dask", cluster.scheduler_address),) if dask else ()
+            for label, scheduler in (*readers, ("local pool", None)):
                 catalog = workdir / f"catalog-mem-{n}"
                 shutil.rmtree(catalog, ignore_errors=True)
                 out = subprocess.run([sys.executable, __file__, "--memory-child", str(tree), str(catalog),
@@ -200,11 +201,12 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/sen2val-bench")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--no-dask", action="store_true", help="with --memory: the local pool only")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if args.memory:
-        coordinator_memory(workdir, args.memory, args.resolution)
+        coordinator_memory(workdir, args.memory, args.resolution, dask=not args.no_dask)
         return
     tree = make_tree(workdir, args.products, args.resolution)
     n = args.products

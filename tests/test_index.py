@@ -98,7 +98,7 @@ def test_demo_item_contents(demo) -> None:
     import hashlib
     assert raw["file:checksum"] == "1220" + hashlib.sha256(src.read_bytes()).hexdigest()
     ql = item["assets"]["quicklook"]
-    assert ql["proj:shape"] == [305, 305] and ql["type"] == "image/tiff; application=geotiff"
+    assert ql["proj:shape"] == [1098, 1098] and ql["type"] == "image/tiff; application=geotiff"  # 100 m, as Sen2Chain
     thumb = catalog / "ndvi/40KCB" / item["assets"]["thumbnail"]["href"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)

@@ -6,15 +6,24 @@ each change, and by readers whenever it is missing or older than the catalogue's
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import stac_geoparquet.arrow as sga
+from stac_geoparquet.arrow._api import stac_items_to_arrow
+from stac_geoparquet.arrow._schema.models import InferredSchema
 
 from sen2val_stac.catalog.read import iter_items
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.atomic import temp_prefix
+
+# Items parsed to Arrow at a time (one record batch, one row group of the file).
+BATCH_ITEMS = 1000
 
 
 def parquet_path(catalog_dir: str | os.PathLike[str]) -> Path:
@@ -35,16 +44,41 @@ def is_stale(catalog_dir: str | os.PathLike[str]) -> bool:
     return not path.exists() or path.stat().st_mtime_ns < _catalogue_mtime(Path(catalog_dir))
 
 
+def _item_batches(catalog_dir: Path) -> Iterator[list[dict[str, Any]]]:
+    """The catalogue's items (in :func:`iter_items` order), ``BATCH_ITEMS`` at a time."""
+    items = (ref.item for ref in iter_items(catalog_dir))
+    while batch := list(itertools.islice(items, BATCH_ITEMS)):
+        yield batch
+
+
+def _schema(catalog_dir: Path) -> InferredSchema | None:
+    """The Arrow schema of every item, inferred batch by batch (None: no item).
+
+    For a catalogue of one batch it is the schema inferred from all items at once (the same parquet bytes).
+    """
+    schema = None
+    for batch in _item_batches(catalog_dir):
+        schema = schema or InferredSchema()
+        schema.update_from_items(batch)
+    return schema
+
+
 def write_parquet(catalog_dir: str | os.PathLike[str]) -> Path:
-    """(Re)build the parquet index from the static JSON, atomically; return its path."""
+    """(Re)build the parquet index from the static JSON, atomically; return its path.
+
+    Two passes over the item files, one batch of items in memory at a time: the schema of all items, then
+    the record batches written with it. Memory stays flat with the number of items.
+    """
     catalog_dir = Path(catalog_dir)
-    items = [ref.item for ref in iter_items(catalog_dir)]
+    schema = _schema(catalog_dir)
     path = parquet_path(catalog_dir)
     fd, tmp = tempfile.mkstemp(dir=catalog_dir, prefix=temp_prefix(), suffix=".parquet")
     os.close(fd)
     try:
-        if items:
-            sga.to_parquet(sga.parse_stac_items_to_arrow(items), tmp)
+        if schema is not None:
+            batches = (stac_items_to_arrow(batch, schema=schema.inner) for batch in _item_batches(catalog_dir))
+            first = next(batches)
+            sga.to_parquet(pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches)), tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         else:

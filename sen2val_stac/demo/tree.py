@@ -26,7 +26,7 @@ TILES: dict[str, tuple[int, float, float]] = {
     "38KQE": (32738, 699960.0, 7800040.0),  # Madagascar
     "40KEC": (32740, 499980.0, 7800040.0),  # Mauritius (open sea around it)
 }
-QUICKLOOK_FACTOR = 2
+QUICKLOOK_M = 100.0  # Sen2Chain writes quicklooks at 100 m whatever the index's pixel size (docs: sen2chain.md)
 
 
 @dataclass
@@ -120,6 +120,14 @@ def _write(path: Path, data: np.ndarray, transform: rasterio.Affine, epsg: int, 
         ds.write(arr)
 
 
+def nearest(data: np.ndarray, side: int) -> np.ndarray:
+    """``data`` (rows, cols) resampled to ``side`` x ``side`` px by nearest pixel (up or down)."""
+    rows = ((np.arange(side) + 0.5) * data.shape[0] / side).astype(int)
+    cols = ((np.arange(side) + 0.5) * data.shape[1] / side).astype(int)
+    out: np.ndarray = data[rows[:, None], cols[None, :]]
+    return out
+
+
 def quicklook_rgb(masked: np.ndarray, nodata: int) -> np.ndarray:
     """Sen2Chain-style 3-band 8-bit quicklook of a masked index (stretch −10000…10000, nodata 0)."""
     valid = masked != nodata
@@ -147,8 +155,7 @@ def write_product(indices_dir: Path, spec: ProductSpec) -> Path:
         _write(path, masked, transform, epsg, JP2_NODATA, spec.ext)
         written.append((path, mask))
         if spec.quicklook:
-            q = QUICKLOOK_FACTOR
-            ql = quicklook_rgb(masked[::q, ::q], JP2_NODATA)
+            ql = quicklook_rgb(nearest(masked, round(TILE_SIZE_M / QUICKLOOK_M)), JP2_NODATA)
             ql_transform = transform @ transform.scale(n / ql.shape[2], n / ql.shape[1])
             _write(folder / f"{base}_{mask}_QL.tif", ql, ql_transform, epsg, 0, ".tif")
     if spec.sidecar:

@@ -14,9 +14,12 @@ the cloud cover come from the raw sample. Without such a quicklook the masked ra
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypedDict
@@ -155,14 +158,14 @@ class Extraction:
 
 
 def _asset_facts(key: str, name: RasterName, f: SourceFile, grid: RasterGrid, stats: list[BandStatistics],
-                 checksum: bool) -> AssetFacts:
+                 checksum: str | None) -> AssetFacts:
     return {
         "key": key,
         "kind": name.kind,
         "mask": name.mask,
         "file": f.name,
         "size": f.size,
-        "checksum": file_checksum(f.path) if checksum else None,
+        "checksum": checksum,
         "dtypes": grid.dtypes,
         "nodata": grid.nodata,
         "resolution": grid.resolution,
@@ -262,12 +265,33 @@ class _Reader:
         self.facts[key] = (sample, band_statistics(sample.data, sample.valid()))
 
 
+@contextlib.contextmanager
+def _checksums(paths: list[str], enabled: bool) -> Iterator[dict[str, Future[str]]]:
+    """The files' checksums, hashed in a background thread while the caller decodes (both release the GIL)."""
+    if not enabled:
+        yield {}
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum") as pool:
+        futures = {path: pool.submit(file_checksum, path) for path in dict.fromkeys(paths)}
+        try:
+            yield futures
+        finally:
+            for future in futures.values():
+                future.cancel()
+
+
 def extract(source: ItemSource, settings: ExtractSettings) -> Extraction:
     """Read the rasters of ``source`` and return its record (and thumbnail).
 
     Raises :class:`ItemError` when the raw index is unusable; a bad masked raster or quicklook only
     drops that asset (listed in the record's ``skips``).
     """
+    with _checksums([f.path for _, f in source.rasters], settings["checksum"]) as checksums:
+        return _extract(source, settings, checksums)
+
+
+def _extract(source: ItemSource, settings: ExtractSettings, checksums: dict[str, Future[str]]) -> Extraction:
+    """:func:`extract` with the checksums under way."""
     reader = _Reader(source, settings)
     masks = sorted({r.mask for r, _ in source.rasters if r.kind == "masked" and r.mask})
     default_mask = _default_mask(masks)
@@ -326,7 +350,8 @@ def extract(source: ItemSource, settings: ExtractSettings) -> Extraction:
         "masks": masks,
         "default_mask": default_mask,
         "cloud_cover": cloud_cover,
-        "assets": [_asset_facts(k, name, f, *reader.facts[k], settings["checksum"]) for k, name, f in plan if k in reader.facts],
+        "assets": [_asset_facts(k, name, f, *reader.facts[k], checksums[f.path].result() if checksums else None)
+                   for k, name, f in plan if k in reader.facts],
         "thumbnail": os.path.basename(settings["thumbnail_path"]) if png is not None and settings["thumbnail_path"] else None,
         "skips": [{"path": f.path, "reason": reader.skips[f.path].reason} for _, f in ordered if f.path in reader.skips],
     }
