@@ -138,8 +138,11 @@ def _profile(settings: dict[str, Any], visual: bool) -> dict[str, Any]:
     return profile
 
 
-def write_cog(job: Job, settings: dict[str, Any]) -> dict[str, Any]:
-    """Write one COG atomically; return what its asset needs (size, checksum, grid, bands)."""
+def write_cog(job: Job, settings: dict[str, Any], creation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write one COG atomically; return what its asset needs (size, checksum, grid, bands).
+
+    ``creation``: GDAL creation options over the settings' profile (``zstd_level``...; benchmarks).
+    """
     import morecantile
     import rasterio
     from rasterio.vrt import WarpedVRT
@@ -166,7 +169,7 @@ def write_cog(job: Job, settings: dict[str, Any]) -> dict[str, Any]:
         with rasterio.open(job.source) as src, WarpedVRT(src, crs=src.crs, transform=src.transform, width=src.width,
                                                          height=src.height, src_nodata=job.nodata,
                                                          nodata=job.nodata) as vrt:
-            cog_translate(vrt, tmp, _profile(settings, job.visual), **options)
+            cog_translate(vrt, tmp, {**_profile(settings, job.visual), **(creation or {})}, **options)
         os.chmod(tmp, 0o644)
         with rasterio.open(tmp) as ds:
             epsg = ds.crs.to_epsg()
