@@ -16,8 +16,8 @@ operation (the machine is shared: cases of a repetition see the same load), and 
 HTTP requests and bytes per case come from one more process per case with ``CPL_CURL_VERBOSE=YES`` (curl's
 request and response headers). The median of the repetitions is reported.
 
-    python scripts/bench_remote.py --workdir /tmp/sen2val-bench-remote            # 10 m tile, 5 repetitions
-    python scripts/bench_remote.py --quick                                         # 60 m tile, a minute
+    python scripts/bench_remote.py --workdir /tmp/sen2val-bench-remote   # 10 m tile, 5 repetitions (~15 min, 2 cores)
+    python scripts/bench_remote.py --quick                               # 60 m tile, 3 repetitions (~2 min)
 """
 
 from __future__ import annotations
