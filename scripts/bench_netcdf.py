@@ -185,9 +185,9 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     n = round(109_800 / args.resolution)
     date_mb = n * n * 2 / 1e6
-    lengths = [int(v) for v in args.dates.split(",")]
+    lengths = [int(v) for v in args.dates.split(",") if v]
     floor_lengths = [int(v) for v in (args.dates if args.floor_dates is None else args.floor_dates).split(",") if v]
-    base_lengths = [] if args.skip_baseline else [int(v) for v in (args.baseline_dates or args.dates).split(",")]
+    base_lengths = [] if args.skip_baseline else [int(v) for v in (args.baseline_dates or args.dates).split(",") if v]
     ours: dict[int, Measure] = {}
     floors: dict[int, Measure] = {}
     concat: dict[int, Measure] = {}
