@@ -14,7 +14,7 @@ its own, shorter lengths, under --memory-cap GiB of resident memory (the process
 summary extrapolates its memory linearly (slope per date) and its throughput to the longer series, marked "~".
 
     python scripts/bench_netcdf.py --dates 100 --workdir /tmp/sen2val-nc-bench
-    python scripts/bench_netcdf.py --resolution 10 --dates 25,50 --baseline-dates 5,10 --chunkings 8,256,256
+    python scripts/bench_netcdf.py --resolution 10 --dates 25,50 --baseline-dates 5,7 --chunkings 8,256,256
     python scripts/bench_netcdf.py --resolution 10 --quick
 """
 
