@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.enums
 from rio_cogeo.cogeo import cog_validate
 
 from sen2val_stac.catalog.indexer import index_tree
-from sen2val_stac.config import load_config
+from sen2val_stac.config import ConfigError, load_config
 from sen2val_stac.derive.cog import COG_MEDIA_TYPE, write_cogs
 from sen2val_stac.pipeline import run_chain
 
@@ -72,8 +73,11 @@ def test_cogs_written_valid_and_catalogued(cogged) -> None:
         assert cog.nodata == 16383 and cog.profile["blockxsize"] == 512 and cog.compression.name == "deflate"
         assert data["raster:bands"][0]["scale"] == item["assets"]["masked-cm001"]["raster:bands"][0]["scale"]
     with rasterio.open(folder / visual["href"]) as view:
-        assert view.crs.to_epsg() == 3857 and view.count == 3 and view.nodata == 0
-        assert (view.read(1) > 0).sum() > 10_000  # the quicklook's pixels, not an empty canvas
+        assert view.crs.to_epsg() == 3857 and view.count == 4 and view.nodata is None
+        assert view.colorinterp[3] == rasterio.enums.ColorInterp.alpha  # nodata is transparent, not drawn black
+        alpha = view.read(4)
+        assert (view.read(1)[alpha > 0] > 0).sum() > 10_000  # the quicklook's pixels, not an empty canvas
+        assert (alpha == 0).sum() > 1_000 and set(np.unique(alpha)) <= {0, 255}
 
 
 def test_catalogue_with_cogs_is_valid(cogged, schemas_dir) -> None:
@@ -119,7 +123,9 @@ def test_no_op_runs_write_nothing_and_index_reruns_keep_the_assets(demo, tmp_pat
 def test_settings_change_rewrites_and_removes(demo, tmp_path) -> None:
     catalog = _copy(demo, tmp_path)
     write_cogs(catalog, _config(indices=True, index_assets=["index"]))
-    report = write_cogs(catalog, _config(indices=True, index_assets=["index"], compression="lerc", max_z_error=4))
+    with pytest.raises(ConfigError, match=r"cog.max_z_error: 4 > 0 makes LERC lossy.*nodata value 16383"):
+        write_cogs(catalog, _config(indices=True, index_assets=["index"], compression="lerc", max_z_error=4))
+    report = write_cogs(catalog, _config(indices=True, index_assets=["index"], compression="lerc", max_z_error=0))
     assert len(report.written) == 30 and report.unchanged == 30  # the index COGs only; the views stay
     item = json.loads((catalog / ITEM).read_text())
     folder = (catalog / ITEM).parent
@@ -127,7 +133,7 @@ def test_settings_change_rewrites_and_removes(demo, tmp_path) -> None:
             rasterio.open(folder / item["assets"]["index"]["href"]) as jp2:
         assert cog.compression.name == "lerc"
         diff = np.abs(cog.read(1).astype(np.int32) - jp2.read(1))
-        assert diff.max() <= 4 and diff.max() > 0  # lossy within the bound
+        assert diff.max() == 0 and cog.nodata == 16383  # lossless LERC: the nodata value survives
     report = write_cogs(catalog, _config(indices=False))
     assert len(report.removed) == 30 and not list(catalog.rglob("*_index.tif"))
     assert "index-cog" not in json.loads((catalog / ITEM).read_text())["assets"]

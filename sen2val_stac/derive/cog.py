@@ -3,8 +3,8 @@
 Per item, beside its JSON in the catalogue (deterministic paths, so the files are served with the catalogue):
 
 - ``<item id>_visual.tif``: the quicklook as a web-optimised COG (EPSG:3857, 256-px tiles aligned on the
-  WebMercatorQuad zoom levels, overviews), deflate: what a browser map (STAC Browser, OpenLayers) draws without
-  any projection definition. Asset ``visual``, roles ``overview`` and ``visual``.
+  WebMercatorQuad zoom levels, overviews), deflate, RGB plus an alpha band transparent where the quicklook has
+  nodata: what a browser map (STAC Browser, OpenLayers) draws without any projection definition. Asset ``visual``, roles ``overview`` and ``visual``.
 - with ``cog.indices: true``, ``<item id>_<asset key>.tif`` for each asset of ``cog.index_assets``
   (``index``, ``masked-cm001``...): the JPEG2000 on its own grid, int16, 512-px tiles, overviews,
   ``cog.compression`` (deflate or zstd with the horizontal predictor, or LERC with ``cog.max_z_error``).
@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {"quicklook": True, "indices": False, "index_assets":
                             "compression": "deflate", "max_z_error": 0, "blocksize": 512,
                             "overview_resampling": "average", "scheduler": "threads"}
 VISUAL_KEY = "visual"
+VISUAL_LAYOUT = "rgba"
+"""How the browser view is written: RGB plus an alpha band (transparent where the quicklook has nodata; browser
+maps draw a nodata value opaque). Part of the COG's digest, so a change of layout rewrites the views."""
 
 
 def cog_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +61,10 @@ def cog_settings(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"cog.compression: {settings['compression']!r} is not one of {', '.join(COMPRESSIONS)}")
     if not isinstance(settings["max_z_error"], (int, float)) or settings["max_z_error"] < 0:
         raise ConfigError(f"cog.max_z_error must be a number >= 0, got {settings['max_z_error']!r}")
+    if settings["compression"] == "lerc" and settings["max_z_error"] > 0 and settings["indices"]:
+        # measured (scripts/bench_cog_compression.py): nodata 16383 comes back as 16380..16387, valid-looking values
+        raise ConfigError(f"cog.max_z_error: {settings['max_z_error']!r} > 0 makes LERC lossy, which moves the nodata "
+                          "value 16383 of the index rasters into valid values; use 0 (lossless LERC, 3.6x the JP2)")
     if settings["blocksize"] not in (128, 256, 512, 1024):
         raise ConfigError(f"cog.blocksize must be 128, 256, 512 or 1024, got {settings['blocksize']!r}")
     return settings
@@ -88,6 +95,8 @@ def _digest(settings: dict[str, Any], visual: bool, stamp: str) -> str:
     """What a COG depends on: its source and the settings that shape it."""
     keys = ("blocksize",) if visual else ("compression", "max_z_error", "blocksize", "overview_resampling")
     chosen = {"visual": visual, "source": stamp, **{k: settings[k] for k in keys}}
+    if visual:
+        chosen["layout"] = VISUAL_LAYOUT
     return hashlib.blake2b(json.dumps(chosen, sort_keys=True).encode(), digest_size=12).hexdigest()
 
 
@@ -162,13 +171,15 @@ def write_cog(job: Job, settings: dict[str, Any], creation: dict[str, Any] | Non
         if job.visual:
             options.update(web_optimized=True, tms=morecantile.tms.get("WebMercatorQuad"), resampling="bilinear",
                            add_mask=False)
-        if job.nodata is not None:
+        if job.nodata is not None and not job.visual:
             options["nodata"] = job.nodata
         # Through an identity WarpedVRT: GDAL's JPEG2000 driver reports a GCP CRS without GCPs, which rio-cogeo
         # would take for a GCP-referenced raster ("Cannot invert geotransform"). Values are unchanged (nearest).
+        # The browser view gets an alpha band from the quicklook's nodata instead of a nodata value.
+        nodata = None if job.visual else job.nodata
         with rasterio.open(job.source) as src, WarpedVRT(src, crs=src.crs, transform=src.transform, width=src.width,
-                                                         height=src.height, src_nodata=job.nodata,
-                                                         nodata=job.nodata) as vrt:
+                                                         height=src.height, src_nodata=job.nodata, nodata=nodata,
+                                                         add_alpha=job.visual and job.nodata is not None) as vrt:
             cog_translate(vrt, tmp, {**_profile(settings, job.visual), **(creation or {})}, **options)
         os.chmod(tmp, 0o644)
         with rasterio.open(tmp) as ds:
