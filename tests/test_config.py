@@ -179,6 +179,8 @@ def test_user_guide_config_reference_is_the_example() -> None:
      "key 'run.steps': item 'publish' must be one of index, "),
     ("md_link_template: 'https://x.org/{id}'\n", {}, "key 'md_link_template' may use only the placeholders"),
     ("geoflow:\n  publication_date: 15/01/2023\n", {}, "key 'geoflow.publication_date' must be a date YYYY-MM-DD"),
+    ("cog:\n  indices: true\n  compression: lerc\n  max_z_error: 4\n", {},
+     "key 'cog.max_z_error' must be 0 with compression lerc and indices true: lossy LERC moves the nodata value"),
     ("pgstac:\n  dsn: stac@localhost\n", {"pgstac": {"dsn": "stac@localhost"}},
      "key 'pgstac.dsn' must be a PostgreSQL connection string (postgresql://user@host:5432/db or host=... "
      "dbname=...) (got a value not shown)"),

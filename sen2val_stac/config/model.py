@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 
 from sen2val_stac.config.fields import (
     Chunks,
@@ -26,6 +26,7 @@ from sen2val_stac.config.fields import (
     Text,
     Url,
     between,
+    fail,
     matches,
     one_of,
     placeholders,
@@ -130,13 +131,22 @@ class Cog(Section):
     compression: Literal["deflate", "zstd", "lerc"]
     """Compression of the index COGs: deflate or zstd (lossless, predictor), or lerc (max_z_error)."""
     max_z_error: Annotated[Number, between(0)]
-    """LERC only: largest error allowed per pixel, in stored int16 units (0: lossless)."""
+    """LERC only: largest error allowed per pixel, in stored int16 units (0: lossless; above 0 is refused for the
+    index COGs: lossy LERC moves the nodata value 16383 into valid values)."""
     blocksize: Literal[128, 256, 512, 1024]
     """Tile size of the index COGs, pixels."""
     overview_resampling: Annotated[str, one_of(OVERVIEW_RESAMPLINGS)]
     """Resampling of the index COGs' overviews (GDAL names: average, nearest, mode...)."""
     scheduler: Annotated[str, SCHEDULER]
     """threads, processes (a local Dask cluster), or the address of a Dask scheduler (tcp://host:8786)."""
+
+    @field_validator("max_z_error")
+    @classmethod
+    def _lossless_index_cogs(cls, value: float, info: ValidationInfo) -> float:
+        if value > 0 and info.data.get("indices") and info.data.get("compression") == "lerc":
+            raise fail("must be 0 with compression lerc and indices true: lossy LERC moves the nodata value 16383 "
+                       "of the index rasters into valid values (measured: docs/performance.md)")
+        return value
 
 
 class Creator(Section):

@@ -63,8 +63,8 @@ def cog_settings(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"cog.max_z_error must be a number >= 0, got {settings['max_z_error']!r}")
     if settings["compression"] == "lerc" and settings["max_z_error"] > 0 and settings["indices"]:
         # measured (scripts/bench_cog_compression.py): nodata 16383 comes back as 16380..16387, valid-looking values
-        raise ConfigError(f"cog.max_z_error: {settings['max_z_error']!r} > 0 makes LERC lossy, which moves the nodata "
-                          "value 16383 of the index rasters into valid values; use 0 (lossless LERC, 3.6x the JP2)")
+        raise ConfigError(f"cog.max_z_error: must be 0 with compression lerc and indices true: lossy LERC moves the "
+                          f"nodata value 16383 of the index rasters into valid values (got {settings['max_z_error']!r})")
     if settings["blocksize"] not in (128, 256, 512, 1024):
         raise ConfigError(f"cog.blocksize must be 128, 256, 512 or 1024, got {settings['blocksize']!r}")
     return settings
