@@ -169,7 +169,7 @@ def write_cog(job: Job, settings: dict[str, Any], creation: dict[str, Any] | Non
                                    "config": {"GDAL_NUM_THREADS": "1", "GDAL_TIFF_OVR_BLOCKSIZE": "256" if job.visual
                                               else str(settings["blocksize"])}}
         if job.visual:
-            options.update(web_optimized=True, tms=morecantile.tms.get("WebMercatorQuad"), resampling="bilinear",
+            options.update(tms=morecantile.tms.get("WebMercatorQuad"), resampling="bilinear",
                            add_mask=False)
         if job.nodata is not None and not job.visual:
             options["nodata"] = job.nodata
