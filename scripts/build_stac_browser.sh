@@ -64,6 +64,19 @@ if is_built; then # another run built it while this one waited
   exit 0
 fi
 
+# replace_once FILE WHAT OLD NEW: the first OLD in FILE becomes NEW; fails naming WHAT when OLD is not there.
+replace_once() {
+  node - "$@" <<'EOF'
+const fs = require('fs');
+const path = require('path');
+const [file, what, from, to] = process.argv.slice(2);
+const text = fs.readFileSync(file, 'utf8');
+const replaced = text.replace(from, () => to);
+if (replaced === text) { console.error(`${path.basename(file)}: ${what} was not found`); process.exit(1); }
+fs.writeFileSync(file, replaced);
+EOF
+}
+
 WORK=$(mktemp -d "$OUT/.build-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
@@ -125,25 +138,11 @@ export default function configureBasemap(stac, i18n) { // eslint-disable-line no
 EOF
 
 # index.html ships the runtime config script commented out (and absolute): enable it, relative to index.html.
-node - "$SRC/public/index.html" <<'EOF'
-const fs = require('fs');
-const file = process.argv[2];
-const html = fs.readFileSync(file, 'utf8');
-const enabled = html.replace('<!-- <script defer="defer" src="/config.js"></script> -->',
-                             '<script defer="defer" src="./config.js"></script>');
-if (enabled === html) { console.error('index.html: the config.js script tag was not found'); process.exit(1); }
-fs.writeFileSync(file, enabled);
-EOF
+replace_once "$SRC/public/index.html" 'the config.js script tag' \
+  '<!-- <script defer="defer" src="/config.js"></script> -->' '<script defer="defer" src="./config.js"></script>'
 # The map's layer options: ol-stac calls the crossorigin attribute of its images `crossOrigin`.
-node - "$SRC/src/components/maps/MapMixin.js" <<'EOF'
-const fs = require('fs');
-const file = process.argv[2];
-const js = fs.readFileSync(file, 'utf8');
-const patched = js.replace('crossOriginMedia: this.crossOriginMedia,',
-                           'crossOriginMedia: this.crossOriginMedia,\n        crossOrigin: this.crossOriginMedia,');
-if (patched === js) { console.error('MapMixin.js: the crossOriginMedia option was not found'); process.exit(1); }
-fs.writeFileSync(file, patched);
-EOF
+replace_once "$SRC/src/components/maps/MapMixin.js" 'the crossOriginMedia option' \
+  'crossOriginMedia: this.crossOriginMedia,' $'crossOriginMedia: this.crossOriginMedia,\n        crossOrigin: this.crossOriginMedia,'
 cat >"$SRC/public/config.js" <<'EOF'
 // STAC Browser runtime options, merged over the build-time ones. For example:
 // window.STAC_BROWSER_CONFIG = {catalogUrl: "http://127.0.0.1:8000/catalog/catalog.json", basemaps: []};
