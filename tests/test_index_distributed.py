@@ -1,7 +1,7 @@
 """First index spread over a Dask distributed cluster (a real LocalCluster on 127.0.0.1), and the local pool.
 
 The catalogue written must be the same bytes whichever way the rasters were read: in-process, by a
-local pool of worker processes, or by the workers of a Dask scheduler given by its tcp:// address.
+local pool of threads, or by the workers of a Dask scheduler given by its tcp:// address.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ HELP = "Write a small realistic Sen2Chain tree (two tiles, three indices) and in
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``demo``."""
     parser.add_argument("workdir", nargs="?", default="sen2val-demo", help="folder to write into (default: ./sen2val-demo)")
-    parser.add_argument("--workers", type=int, help="worker processes reading rasters")
+    parser.add_argument("--workers", type=int, help="threads reading rasters")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("indices_dir", nargs="?", help="the INDICES folder (default: config indices_dir)")
     parser.add_argument("--catalog", help="catalogue folder to write (default: config catalog_dir)")
     parser.add_argument("--config", help="sen2val.yaml configuration file")
-    parser.add_argument("--workers", type=int, help="worker processes reading rasters (default: CPUs)")
+    parser.add_argument("--workers", type=int, help="threads reading rasters (default: CPUs)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                         help="read the rasters on the workers of this Dask distributed scheduler (they must see the"
                              " INDICES tree at the same path); the catalogue written is the same")

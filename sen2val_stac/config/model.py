@@ -267,7 +267,7 @@ class Settings(Section):
     asset_href_base: Url | None
     """URL under which indices_dir is published; null: relative asset hrefs."""
     workers: Annotated[int, between(1)] | None
-    """Worker processes reading rasters; null: one per CPU."""
+    """Threads reading rasters; null: one per CPU."""
     checksum: Literal["sha2-256", "none"] | None
     """Asset checksum written as file:checksum (multihash): sha2-256, or none."""
     catalog: Catalog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import antimeridian
@@ -86,13 +87,17 @@ def _orient(geom: Any) -> dict[str, Any]:
     return out
 
 
-_TRANSFORMERS: dict[int, Transformer] = {}
+# pyproj transformers are not thread-safe: one cache per thread (the indexer reads products in threads).
+_LOCAL = threading.local()
 
 
 def _transformer(epsg: int) -> Transformer:
-    if epsg not in _TRANSFORMERS:
-        _TRANSFORMERS[epsg] = Transformer.from_crs(epsg, 4326, always_xy=True)
-    return _TRANSFORMERS[epsg]
+    cache: dict[int, Transformer] | None = getattr(_LOCAL, "transformers", None)
+    if cache is None:
+        cache = _LOCAL.transformers = {}
+    if epsg not in cache:
+        cache[epsg] = Transformer.from_crs(epsg, 4326, always_xy=True)
+    return cache[epsg]
 
 
 def footprint(valid: np.ndarray, transform: tuple[float, ...], epsg: int, simplify_m: float) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Turn one item source (a product folder) into a *record*: every fact its STAC item needs.
 
-Runs in worker processes (or on Dask workers). A record is a :class:`Record` (a TypedDict, so plain
+Runs in worker threads (or on Dask workers). A record is a :class:`Record` (a TypedDict, so plain
 JSON) that the indexer keeps in its state file to re-render items (new config, new templates)
 without reading the rasters again.
 
