@@ -32,7 +32,7 @@ from sen2val_stac.derive.netcdf.assemble import (
     grid_of,
     usable_items,
 )
-from sen2val_stac.derive.netcdf.encode import slabs, write_netcdf
+from sen2val_stac.derive.netcdf.encode import chunk_codec, slabs, write_netcdf
 from sen2val_stac.derive.netcdf.export import export
 from sen2val_stac.validate.validation import (
     SchemaStore,
@@ -327,12 +327,108 @@ def test_streamed_write_slab_by_slab(tmp_path) -> None:
                     coords={"time": np.arange(7.0), "y": np.arange(6.0), "x": np.arange(5.0)})
     encoding = {"v": {"dtype": "int16", "_FillValue": np.int16(-1), "zlib": True, "shuffle": True, "complevel": 4,
                       "chunksizes": (3, 2, 5)}}
-    write_netcdf(ds, encoding, str(tmp_path / "cube.nc"))
+    assert write_netcdf(ds, encoding, str(tmp_path / "cube.nc")) == ["v"]
     with netCDF4.Dataset(tmp_path / "cube.nc") as nc:
         assert (nc["v"][:] == values).all()
         assert nc["v"].chunking() == [3, 2, 5]
         assert nc["v"].filters()["zlib"] and nc["v"].filters()["shuffle"] and nc["v"].filters()["complevel"] == 4
     assert list(tmp_path.iterdir()) == [tmp_path / "cube.nc"]
+
+
+def _h5_description(path: Path) -> dict[str, object]:
+    """What h5py reads of a file's variables: values, type, shape, chunking, filter pipeline, fill value."""
+    import h5py
+
+    with h5py.File(path) as h5:
+        return {name: (d[()].tolist(), d.dtype.str, d.shape, d.chunks, d.compression, d.compression_opts, d.shuffle,
+                       d.fletcher32, repr(d.fillvalue))  # repr: NaN fill values compare equal
+                for name, d in h5.items()}
+
+
+def _nc_description(path: Path) -> dict[str, object]:
+    """What netCDF4 reads of a file: dimensions, global attributes; per variable raw and decoded values,
+    chunking, filters, attributes."""
+    with netCDF4.Dataset(path) as nc:
+        described: dict[str, object] = {"dims": {k: len(d) for k, d in nc.dimensions.items()},
+                                        "attrs": {k: repr(nc.getncattr(k)) for k in nc.ncattrs()}}
+        for name, var in nc.variables.items():
+            decoded = var[:]
+            var.set_auto_maskandscale(False)
+            described[name] = (var[:].tolist(), np.ma.getmaskarray(decoded).tolist(), np.ma.filled(decoded, 0).tolist(),
+                               var.dimensions, var.chunking(), var.filters(),
+                               {k: repr(var.getncattr(k)) for k in var.ncattrs()})
+        return described
+
+
+@pytest.mark.parametrize(("dask_chunks", "settings", "direct"), [
+    # NetCDF chunks whole in each slab; 11 x 37 x 53 leaves edge chunks on every axis
+    (((4, 4, 3), (32, 5), (53,)), {"zlib": True, "shuffle": True, "complevel": 4}, ["v"]),
+    (((8, 3), (16, 16, 5), (20, 33)), {"zlib": True, "shuffle": False, "complevel": 1}, ["v"]),
+    # chunks across slabs, no compression, another filter: netCDF4 (HDF5) writes
+    (((3, 3, 3, 2), (37,), (53,)), {"zlib": True, "shuffle": True, "complevel": 4}, []),
+    (((4, 4, 3), (32, 5), (53,)), {"zlib": False, "complevel": 0}, []),
+    (((4, 4, 3), (32, 5), (53,)), {"zlib": True, "shuffle": True, "complevel": 4, "fletcher32": True}, []),
+])
+def test_direct_chunks_same_file_as_to_netcdf(tmp_path, dask_chunks, settings, direct) -> None:
+    """Chunks compressed outside HDF5 (shuffle, deflate) decode, through netCDF4, HDF5 (h5py) and ncdump, to the
+    same values, chunking, filters, fill value and attributes as xarray's own ``to_netcdf`` with that encoding;
+    edge chunks padded; the variables that cannot take direct chunks are written by netCDF4."""
+    import dask.array as da
+
+    values = np.random.default_rng(11).integers(-10000, 10001, (11, 37, 53), dtype=np.int16)
+    values[0, :5] = values[-1, -3:, -7:] = -32768  # fill values, some in the edge chunks
+    data = xr.DataArray(da.from_array(values, chunks=dask_chunks), dims=("time", "y", "x"),
+                        attrs={"units": "1", "scale_factor": np.float32(1e-4), "add_offset": np.float32(0),
+                               "valid_min": np.int16(-10000), "valid_max": np.int16(10000)})
+    ds = xr.Dataset({"v": data}, coords={"time": np.arange(11.0), "y": np.arange(37.0), "x": np.arange(53.0)},
+                    attrs={"title": "edge chunks", "Conventions": "CF-1.8"})
+    encoding = {"v": {"dtype": "int16", "_FillValue": np.int16(-32768), "chunksizes": (4, 16, 16), **settings}}
+    ours, reference = tmp_path / "ours.nc", tmp_path / "reference.nc"
+    assert write_netcdf(ds, encoding, str(ours)) == direct
+    ds.to_netcdf(reference, encoding=encoding)
+    assert _nc_description(ours) == _nc_description(reference)
+    described = _h5_description(ours)
+    assert described == _h5_description(reference)
+    assert described["v"][0] == values.tolist() and described["v"][3] == (4, 16, 16)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ours.nc", "reference.nc"]
+    import h5py
+
+    with h5py.File(ours) as h5:
+        dset = h5["v"]
+        assert dset.id.get_num_chunks() == 3 * 3 * 4  # every chunk stored, the edge ones too
+        codec = chunk_codec(dset)
+        if settings["zlib"] and not settings.get("fletcher32"):
+            assert codec is not None
+            assert (codec.shape, codec.level, codec.shuffle, codec.fill) == ((4, 16, 16), settings["complevel"],
+                                                                             settings["shuffle"], -32768)
+        else:
+            assert codec is None
+    if shutil.which("ncdump"):
+        headers = [subprocess.run(["ncdump", "-hs", str(p)], capture_output=True, text=True, check=True).stdout
+                   for p in (ours, reference)]
+        assert headers[0].replace("netcdf ours {", "netcdf reference {", 1) == headers[1]
+
+
+def test_chunk_codec_is_hdf5s_shuffle_and_deflate(tmp_path) -> None:
+    """A chunk encoded here is, once inflated, the byte for byte payload HDF5 stores for it (shuffled planes)."""
+    import zlib
+
+    import h5py
+
+    values = np.arange(-600, 600, dtype="<i2").reshape(3, 20, 20)
+    with h5py.File(tmp_path / "h.h5", "w") as h5:
+        dset = h5.create_dataset("v", data=values, chunks=(2, 8, 8), shuffle=True, compression="gzip",
+                                 compression_opts=5, fillvalue=7)
+        codec = chunk_codec(dset)
+        assert codec is not None and codec.level == 5 and codec.shuffle
+        for offset, part in (((0, 8, 0), values[:2, 8:16, :8]), ((2, 16, 16), values[2:, 16:, 16:])):
+            mask, stored = dset.id.read_direct_chunk(offset)
+            padded = np.full((2, 8, 8), 7, dtype="<i2")
+            padded[tuple(slice(0, n) for n in part.shape)] = part
+            assert mask == 0 and zlib.decompress(stored) == zlib.decompress(codec.encode(part))
+            assert zlib.decompress(stored) == padded.view(np.uint8).reshape(-1, 2).T.tobytes()
+        assert chunk_codec(h5.create_dataset("plain", data=values, chunks=(2, 8, 8))) is None
+        assert chunk_codec(h5.create_dataset("lzf", data=values, chunks=(2, 8, 8), compression="lzf")) is None
 
 
 def test_default_asset_follows_the_preference(demo) -> None:

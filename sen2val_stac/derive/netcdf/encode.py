@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import dask.array as da
+import h5py  # type: ignore[import-untyped]
 import netCDF4
 import numpy as np
 import shapely
@@ -206,32 +210,53 @@ def build_dataset(data: xr.DataArray, nodata: int, series: Series, epsg: int, co
     return ds, encoding
 
 
-def write_netcdf(ds: xr.Dataset, encoding: dict[str, Any], path: str) -> None:
-    """Stream ``ds`` slab by slab into ``path`` (NetCDF-4), through a temporary file renamed at the end.
+def write_netcdf(ds: xr.Dataset, encoding: dict[str, Any], path: str) -> list[str]:
+    """Stream ``ds`` slab by slab into ``path`` (NetCDF-4), through a temporary file renamed at the end; return
+    the dask-backed variables whose chunks were compressed here (:func:`chunk_codec`) rather than by HDF5.
 
     xarray encodes and creates every variable (the same file as ``to_netcdf``); the dask-backed data is then
     computed one slab at a time (:func:`slabs`) and written while the next slab is read, so that memory follows
-    the slab, not the series: dask's own ``store`` reads far ahead of the (serialised, compressing) writes.
+    the slab, not the series: dask's own ``store`` reads far ahead of the writes. HDF5 compresses chunks one at
+    a time under its global lock, so a variable whose NetCDF chunks are whole in every slab and whose filters are
+    deflate (after shuffle) is left unwritten by netCDF4: the file is closed, reopened with h5py, and each chunk
+    is shuffled and deflated here, in a thread per core (zlib releases the GIL), then stored as is
+    (``write_direct_chunk``). Other variables go through netCDF4 as before.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(), suffix=".nc")
     os.close(fd)
     try:
+        direct: list[tuple[str, da.Array]] = []
         store = NetCDF4DataStore.open(tmp, mode="w", format="NETCDF4")  # type: ignore[no-untyped-call]
         try:
             writer = ArrayWriter()  # type: ignore[no-untyped-call]
             ds.dump_to_store(store, writer=writer, encoding=encoding)
             for source, target in zip(writer.sources, writer.targets, strict=True):
-                _stream(source, target)
+                variable = target.get_array()
+                if _takes_direct_chunks(variable, source):
+                    direct.append((variable.name, source))
+                else:
+                    _stream(source, target.__setitem__)
         finally:
             store.close()
+        if direct:
+            # The netCDF4 handle is closed: h5py's own HDF5 library opens the file alone.
+            with h5py.File(tmp, "r+") as h5, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+                for name, source in direct:
+                    dset = h5[name]
+                    codec = chunk_codec(dset)
+                    if codec is None:  # a filter pipeline netCDF4 did not report: HDF5 applies it
+                        _stream(source, dset.__setitem__)
+                    else:
+                        _stream(source, functools.partial(_write_chunks, dset.id, codec, pool))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return [name for name, _ in direct]
 
 
 def slabs(chunks: tuple[tuple[int, ...], ...]) -> Iterator[tuple[slice, ...]]:
@@ -242,15 +267,83 @@ def slabs(chunks: tuple[tuple[int, ...], ...]) -> Iterator[tuple[slice, ...]]:
         yield (*(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, starts, strict=True)), slice(None))
 
 
-def _stream(source: da.Array, target: Any) -> None:
-    """Compute ``source`` slab by slab and write each into ``target`` in a second thread while the next one is
-    computed (netCDF4 releases the GIL in its C calls, where HDF5 compresses): two slabs in memory at most."""
+@dataclass(frozen=True)
+class ChunkCodec:
+    """What HDF5's shuffle + deflate pipeline stores for one chunk of a dataset, applied outside HDF5."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    fill: Any
+    shuffle: bool
+    level: int
+
+    def encode(self, block: np.ndarray[Any, Any]) -> bytes:
+        """The stored bytes of ``block`` (an edge chunk is padded to the full chunk with the fill value, as
+        HDF5 stores it): the byte planes of the values in file byte order if shuffled, deflated (zlib format)."""
+        if block.shape == self.shape:
+            full = np.ascontiguousarray(block, dtype=self.dtype)
+        else:
+            full = np.full(self.shape, self.fill, dtype=self.dtype)
+            full[tuple(slice(0, n) for n in block.shape)] = block
+        raw = full.view(np.uint8).reshape(-1, self.dtype.itemsize).T.tobytes() if self.shuffle else full.tobytes()
+        return zlib.compress(raw, self.level)
+
+
+def chunk_codec(dset: Any) -> ChunkCodec | None:
+    """The codec of an h5py dataset whose filter pipeline is deflate, or shuffle then deflate, of a fixed-size
+    numeric type; None for any other layout or pipeline (contiguous, no compression, Fletcher-32, szip, ...)."""
+    plist = dset.id.get_create_plist()
+    if plist.get_layout() != h5py.h5d.CHUNKED or dset.dtype.kind not in "iuf" or dset.maxshape != dset.shape:
+        return None
+    filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+    codes = [f[0] for f in filters]
+    if codes not in ([h5py.h5z.FILTER_DEFLATE], [h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_DEFLATE]):
+        return None
+    level = int(filters[-1][2][0]) if filters[-1][2] else 6
+    fill = dset.fillvalue
+    return ChunkCodec(tuple(dset.chunks), dset.dtype, fill, len(codes) == 2 and dset.dtype.itemsize > 1, level)
+
+
+def _takes_direct_chunks(variable: netCDF4.Variable[Any], source: da.Array) -> bool:
+    """Whether netCDF4 created ``variable`` deflated, fixed-size and chunked so that every NetCDF chunk lies
+    whole in one slab of ``source`` (its dask blocks end on chunk edges), with ``source``'s dtype."""
+    chunking = variable.chunking()
+    filters = variable.filters() or {}
+    other = {k for k, v in filters.items() if v and k not in ("zlib", "shuffle", "complevel")}
+    if (chunking == "contiguous" or not filters.get("zlib") or not filters.get("complevel") or other
+            or source.ndim == 0 or source.dtype != variable.dtype
+            or any(d.isunlimited() for d in variable.get_dims())):
+        return False
+    for size, blocks, length in zip(chunking[:-1], source.chunks[:-1], source.shape[:-1], strict=True):
+        ends = np.cumsum(blocks)
+        if any(int(e) % size and int(e) != length for e in ends):
+            return False
+    return True
+
+
+def _write_chunks(dset: Any, codec: ChunkCodec, pool: Executor, region: tuple[slice, ...],
+                  block: np.ndarray[Any, Any]) -> None:
+    """Compress the NetCDF chunks of one slab (``block`` at ``region``) in ``pool`` and store each as it comes."""
+    origin = [s.start or 0 for s in region]
+    grid = itertools.product(*(range(0, n, c) for n, c in zip(block.shape, codec.shape, strict=True)))
+    pending = []
+    for corner in grid:
+        part = block[tuple(slice(a, a + c) for a, c in zip(corner, codec.shape, strict=True))]
+        offset = tuple(o + a for o, a in zip(origin, corner, strict=True))
+        pending.append((offset, pool.submit(codec.encode, part)))
+    for offset, future in pending:
+        dset.write_direct_chunk(offset, future.result())
+
+
+def _stream(source: da.Array, write: Callable[[tuple[slice, ...], np.ndarray[Any, Any]], None]) -> None:
+    """Compute ``source`` slab by slab and ``write`` each (region, values) in a second thread while the next one
+    is computed (netCDF4 and zlib release the GIL while they compress): two slabs in memory at most."""
     with ThreadPoolExecutor(1) as pool:
         pending = None
         for region in slabs(source.chunks):
             block = source[region].compute()
             if pending is not None:
                 pending.result()
-            pending = pool.submit(target.__setitem__, region, block)
+            pending = pool.submit(write, region, block)
         if pending is not None:
             pending.result()
