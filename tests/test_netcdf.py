@@ -367,6 +367,7 @@ def _nc_description(path: Path) -> dict[str, object]:
     # chunks across slabs, no compression, another filter: netCDF4 (HDF5) writes
     (((3, 3, 3, 2), (37,), (53,)), {"zlib": True, "shuffle": True, "complevel": 4}, []),
     (((4, 4, 3), (32, 5), (53,)), {"zlib": False, "complevel": 0}, []),
+    (((4, 4, 3), (32, 5), (53,)), {"zlib": True, "shuffle": True, "complevel": 0}, []),  # config complevel 0
     (((4, 4, 3), (32, 5), (53,)), {"zlib": True, "shuffle": True, "complevel": 4, "fletcher32": True}, []),
 ])
 def test_direct_chunks_same_file_as_to_netcdf(tmp_path, dask_chunks, settings, direct) -> None:
@@ -397,7 +398,7 @@ def test_direct_chunks_same_file_as_to_netcdf(tmp_path, dask_chunks, settings, d
         dset = h5["v"]
         assert dset.id.get_num_chunks() == 3 * 3 * 4  # every chunk stored, the edge ones too
         codec = chunk_codec(dset)
-        if settings["zlib"] and not settings.get("fletcher32"):
+        if settings["zlib"] and settings["complevel"] and not settings.get("fletcher32"):
             assert codec is not None
             assert (codec.shape, codec.level, codec.shuffle, codec.fill) == ((4, 16, 16), settings["complevel"],
                                                                              settings["shuffle"], -32768)
