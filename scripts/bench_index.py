@@ -155,11 +155,11 @@ def _memory_child(tree: str, catalog: str, scheduler: str | None) -> None:
     import json
     import resource
 
-    sources, _ = scan_tree(tree)
+    products = len(scan_tree(tree)[0])  # not held while indexing: the indexer lists the tree itself
     after_scan = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
     report = index_tree(tree, catalog, load_config(None), workers=os.cpu_count(), progress=False, scheduler=scheduler)
-    print(json.dumps({"products": len(sources), "items": report.items_total, "seconds": time.perf_counter() - t,
+    print(json.dumps({"products": products, "items": report.items_total, "seconds": time.perf_counter() - t,
                       "rss_after_scan_mib": after_scan,
                       "rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -238,7 +238,7 @@ def test_documented_nginx_block_publishes_the_catalogue(www, nginx, tmp_path) ->
     status, headers, _ = _http(f"{nginx}/stac/catalog.json", method="OPTIONS", Origin="https://browser.example.org",
                                **{"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range"})
     assert status == 204 and "Range" in headers["Access-Control-Allow-Headers"]
-    assert _http(f"{nginx}/stac/.sen2val/state.json")[0] == 403
+    assert _http(f"{nginx}/stac/.sen2val/state.sqlite")[0] == 403
 
 
 def test_asset_hrefs_do_not_depend_on_the_working_directory(demo, tmp_path, monkeypatch) -> None:

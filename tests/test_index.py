@@ -145,6 +145,10 @@ def test_rerun_changes_no_byte(demo) -> None:
     assert report.files_written == 0 and not report.added and not report.updated and not report.removed
     assert report.unchanged == 30
     assert _snapshot(catalog) == before
+    state = catalog / ".sen2val" / "state.sqlite"
+    mtime = state.stat().st_mtime_ns
+    _index(catalog.parent / "INDICES", catalog)
+    assert state.stat().st_mtime_ns == mtime  # a run that changes nothing does not open a transaction
 
 
 def test_rebuild_without_state_is_byte_identical(demo, tmp_path) -> None:
@@ -299,6 +303,51 @@ def test_incremental_add_change_remove(tmp_path, schemas_dir) -> None:
     root = json.loads((catalog / "catalog.json").read_text())
     assert [link["href"] for link in root["links"] if link["rel"] == "child"] == ["./mndwi/collection.json"]
     _validate(catalog, schemas_dir)
+
+
+def test_product_that_turns_bad_leaves_the_catalogue(tmp_path) -> None:
+    indices = tmp_path / "INDICES"
+    specs = [_spec("NDVI", "40KCB", d) for d in (1, 2)]
+    write_tree(indices, specs, stray=False)
+    catalog = tmp_path / "catalog"
+    assert _index(indices, catalog).items_total == 2
+    raw = indices / specs[0].folder / f"{specs[0].product_id}_NDVI.jp2"
+    with open(raw, "r+b") as f:
+        f.truncate(raw.stat().st_size // 2)
+    report = _index(indices, catalog)
+    assert report.removed == ["NDVI_40KCB_20210301"] and report.items_total == 1
+    assert not (catalog / "ndvi/40KCB/NDVI_40KCB_20210301.json").exists()
+    assert [s["path"] for s in report.skipped if "truncated" in s["reason"]] == [str(raw)]
+    coll = json.loads((catalog / "ndvi/collection.json").read_text())
+    assert [link["href"] for link in coll["links"] if link["rel"] == "item"] == ["./40KCB/NDVI_40KCB_20210302.json"]
+    again = _index(indices, catalog)  # the failure is remembered: nothing is read or written again
+    assert again.files_written == 0 and not again.removed and again.skipped == report.skipped
+
+
+def test_state_of_an_earlier_version_is_imported_without_reading(tmp_path) -> None:
+    from sen2val_stac.catalog.state import load_state
+
+    indices = tmp_path / "INDICES"
+    specs = [_spec("NDVI", "40KCB", d) for d in (1, 2, 3)]
+    write_tree(indices, specs, stray=False)
+    catalog = tmp_path / "catalog"
+    _index(indices, catalog)
+    before = _snapshot(catalog)
+    state = load_state(str(catalog))
+    (catalog / ".sen2val" / "state.sqlite").unlink()
+    legacy = catalog / ".sen2val" / "state.json"  # what versions before the SQLite state wrote
+    legacy.write_text(json.dumps({**state, "version": 1}, separators=(",", ":")))
+    # Garbage of the same size and mtime in every raw raster: a product read again would fail.
+    for spec in specs:
+        raw = indices / spec.folder / f"{spec.product_id}_NDVI.jp2"
+        st = raw.stat()
+        raw.write_bytes(b"\0" * st.st_size)
+        os.utime(raw, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = _index(indices, catalog)
+    assert report.unchanged == 3 and report.files_written == 0 and not report.skipped
+    # The same bytes (the parquet index is rebuilt, identical, because the state file is new).
+    assert {k: v[0] for k, v in _snapshot(catalog).items()} == {k: v[0] for k, v in before.items()}
+    assert not legacy.exists() and load_state(str(catalog)) == state
 
 
 def test_root_href_writes_absolute_published_catalogue(demo, tmp_path, schemas_dir) -> None:

@@ -8,21 +8,27 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sen2val_stac.catalog.indexer import POOL_THRESHOLD, index_tree
+from sen2val_stac.catalog.state import load_state
 from sen2val_stac.cli import main
 from sen2val_stac.config import load_config
+from sen2val_stac.core import constants as C
 from sen2val_stac.demo.tree import ProductSpec, write_tree
 
 START = datetime(2021, 1, 3, 6, 36, 11, tzinfo=timezone.utc)
 
 
-def _files(catalog: Path) -> dict[str, bytes]:
-    """Every file of the catalogue (items, collections, root, thumbnails, parquet, state), not the report or lock."""
-    return {str(p.relative_to(catalog)): p.read_bytes()
-            for p in sorted(catalog.rglob("*")) if p.is_file() and p.name not in ("index-report.json", "lock")}
+def _files(catalog: Path) -> dict[str, Any]:
+    """Every file of the catalogue (items, collections, root, thumbnails, parquet), not the report or lock; the
+    state database by content (its pages follow the order in which results arrived)."""
+    files: dict[str, Any] = {str(p.relative_to(catalog)): p.read_bytes() for p in sorted(catalog.rglob("*"))
+                             if p.is_file() and p.name not in ("index-report.json", "lock", C.STATE_FILE)}
+    files[C.STATE_FILE] = load_state(str(catalog))
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +46,14 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_catalog(tree: Path) -> dict[str, bytes]:
+def local_catalog(tree: Path) -> dict[str, Any]:
     catalog = tree.parent / "local"
     report = index_tree(str(tree), str(catalog), load_config(None), workers=1, progress=False)
     assert report.items_total == 9 and any("truncated" in s["reason"] for s in report.skipped)
     return _files(catalog)
 
 
-def test_local_pool_writes_the_same_bytes(tree: Path, local_catalog: dict[str, bytes]) -> None:
+def test_local_pool_writes_the_same_bytes(tree: Path, local_catalog: dict[str, Any]) -> None:
     assert len(list(tree.glob("*/*/*"))) >= POOL_THRESHOLD  # so that the pool is used
     catalog = tree.parent / "pool"
     report = index_tree(str(tree), str(catalog), load_config(None), workers=2, progress=False)
@@ -55,7 +61,7 @@ def test_local_pool_writes_the_same_bytes(tree: Path, local_catalog: dict[str, b
     assert _files(catalog) == local_catalog
 
 
-def test_dask_scheduler_writes_the_same_bytes(tree: Path, local_catalog: dict[str, bytes]) -> None:
+def test_dask_scheduler_writes_the_same_bytes(tree: Path, local_catalog: dict[str, Any]) -> None:
     distributed = pytest.importorskip("distributed")
     catalog = tree.parent / "dask"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1",

@@ -12,23 +12,23 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from sen2val_stac import __version__
 from sen2val_stac.catalog.parquet import is_stale, write_parquet
-from sen2val_stac.catalog.render import Layout, collection_dict, item_dict
+from sen2val_stac.catalog.render import CollectionFacts, Layout, collection_dict, item_dict
 from sen2val_stac.catalog.root import write_root_catalog
+from sen2val_stac.catalog.state import StateStore, load_state
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.atomic import dump_json, remove_leftovers, write_atomic, write_if_changed, write_json
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import templates_dir
-from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, Outcome, Record, extract_safe
-from sen2val_stac.tree.scan import ItemSource, Skip, scan_tree
+from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, Outcome, extract_safe
+from sen2val_stac.tree.scan import ItemSource, Skip, iter_tree, scan_product
 
-STATE_VERSION = 1
 # Below this many products, reading in the calling thread is as fast as a pool.
 POOL_THRESHOLD = 2
 
@@ -48,6 +48,7 @@ class IndexReport:
     items_total: int = 0
     collections: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    state_changed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -69,22 +70,6 @@ class IndexReport:
             "skipped": self.skipped,
             "seconds": round(self.seconds, 3),
         }
-
-
-def _state_path(catalog_dir: str) -> str:
-    return os.path.join(catalog_dir, C.STATE_DIR, C.STATE_FILE)
-
-
-def load_state(catalog_dir: str) -> dict[str, Any]:
-    """The indexer state of a catalogue (empty when missing, unreadable or from another version)."""
-    try:
-        with open(_state_path(catalog_dir), encoding="utf-8") as f:
-            state: dict[str, Any] = json.load(f)
-        if state.get("version") == STATE_VERSION:
-            return state
-    except (OSError, ValueError):
-        pass
-    return {"version": STATE_VERSION, "items": {}, "failed": {}, "render": None}
 
 
 def render_signature(config: dict[str, Any], indices_rel: str) -> str:
@@ -138,28 +123,30 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[tuple[Executor, i
         yield pool, workers
 
 
-def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: str, workers: int, advance: Any,
-                 scheduler: str | None = None) -> dict[str, tuple[str, Any]]:
-    """Extract every source; thumbnails are written here as results arrive (workers write nothing).
+Keep = Callable[[ItemSource, Outcome], None]
 
-    At most a few tasks per worker are in flight, so the coordinator's memory does not grow with the
-    number of products beyond their records.
+
+def _extract_all(todo: Iterable[ItemSource], config: dict[str, Any], catalog_dir: str, workers: int, keep: Keep,
+                 scheduler: str | None = None, count: int = 0) -> None:
+    """Extract every source of ``todo`` (``count`` of them); each outcome goes to ``keep`` as it arrives, in
+    this thread (thumbnails are written here: workers write nothing).
+
+    At most a few tasks per worker are in flight, and ``todo`` is consumed as they finish, so the
+    coordinator's memory does not grow with the number of products.
     """
-    results: dict[str, tuple[str, Any]] = {}
 
-    def keep(source: ItemSource, outcome: Outcome) -> None:
-        status, value, png = outcome
+    def kept(source: ItemSource, outcome: Outcome) -> None:
+        png = outcome[2]
         if png is not None:
             write_if_changed(_settings(config, catalog_dir, source)["thumbnail_path"] or "", png)
-        results[source.item_id] = (status, value)
-        advance()
+        keep(source, outcome)
 
-    if not todo:
-        return results
-    if not scheduler and (workers <= 1 or len(todo) < POOL_THRESHOLD):
+    if not count:
+        return
+    if not scheduler and (workers <= 1 or count < POOL_THRESHOLD):
         for source in todo:
-            keep(source, extract_safe(source, _settings(config, catalog_dir, source)))
-        return results
+            kept(source, extract_safe(source, _settings(config, catalog_dir, source)))
+        return
     threads = 1 if scheduler and not os.environ.get("GDAL_NUM_THREADS") else gdal_threads_per_worker(workers)
     with _executor(workers, scheduler) as (pool, slots):
         window = 4 * slots
@@ -174,8 +161,7 @@ def _extract_all(todo: list[ItemSource], config: dict[str, Any], catalog_dir: st
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                keep(pending.pop(future), future.result())
-    return results
+                kept(pending.pop(future), future.result())
 
 
 def _kept_cogs(fresh: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
@@ -191,6 +177,27 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+@dataclass
+class _Todo:
+    """A product folder to read (its source is listed again when its turn comes: sources are not held)."""
+
+    index: str
+    tile: str
+    folder: str
+    item_id: str
+
+
+def _relist(todo: list[_Todo], gone: Callable[[_Todo, Skip], None]) -> Iterator[ItemSource]:
+    """The sources of ``todo``, listed again one at a time; a folder that no longer makes an item goes to ``gone``."""
+    for entry in todo:
+        skips: list[Skip] = []
+        source = scan_product(entry.index, entry.tile, entry.folder, skips)
+        if source is not None and source.item_id == entry.item_id:
+            yield source
+        else:
+            gone(entry, skips[-1] if skips else Skip(entry.folder, "changed while indexing"))
+
+
 def index_tree(
     indices_dir: str,
     catalog_dir: str,
@@ -203,6 +210,10 @@ def index_tree(
 
     ``scheduler``: address of a Dask distributed scheduler (``tcp://host:8786``) whose workers read the
     rasters (they must see ``indices_dir`` at the same path); the catalogue written is the same bytes.
+
+    Memory stays flat with the number of products: sources are listed one tile folder at a time, records
+    stream from the state database (:mod:`~sen2val_stac.catalog.state`), collections are summarised as
+    they pass (:class:`~sen2val_stac.catalog.render.CollectionFacts`).
     """
     from sen2val_stac.core.progress import progress_bar
 
@@ -215,98 +226,126 @@ def index_tree(
     remove_leftovers(catalog_dir)  # the temporary files of a killed run
     report = IndexReport(catalog_dir=catalog_dir, indices_dir=indices_dir)
     workers = workers or config.get("workers") or os.cpu_count() or 1
+    with StateStore.open(catalog_dir) as store:
+        _index(store, indices_dir, catalog_dir, config, workers, progress_bar, progress, scheduler, report)
+    report.seconds = time.perf_counter() - started
+    _write_report(report, report.state_changed)
+    return report
 
-    sources, skips = scan_tree(indices_dir)
-    state = load_state(catalog_dir)
-    old_items: dict[str, Any] = state["items"]
-    old_failed: dict[str, Any] = state.get("failed", {})
-    records: dict[str, Record] = {}
-    failed: dict[str, Any] = {}
-    todo: list[ItemSource] = []
-    for source in sources:
+
+def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[str, Any], workers: int,
+           progress_bar: Any, progress: bool | None, scheduler: str | None, report: IndexReport) -> None:
+    """The stages of :func:`index_tree`: list and compare, read, render, remove, commit."""
+    kept = store.kept()
+    old_failed = store.failed()
+    scan_skips: list[Skip] = []
+    present: set[str] = set()
+    failed_at: dict[str, tuple[str, str, str]] = {}  # index, tile, folder of the products that could not be indexed
+    dropped: set[str] = set()  # indexed before, failed now
+    todo: list[_Todo] = []
+    for source in iter_tree(indices_dir, scan_skips):
+        present.add(source.item_id)
         fp = source.fingerprint()
-        old = old_items.get(source.item_id)
-        if old and old["fp"] == fp and old["record_version"] == RECORD_VERSION:
-            records[source.item_id] = old
-        elif old_failed.get(source.item_id, {}).get("fp") == fp:
-            failed[source.item_id] = old_failed[source.item_id]
-        else:
-            todo.append(source)
+        old = kept.get(source.item_id)
+        if old and old.fp == fp and old.record_version == RECORD_VERSION:
+            continue
+        if old_failed.get(source.item_id, {}).get("fp") == fp:
+            failed_at[source.item_id] = (source.index, source.tile, source.folder)
+            continue
+        todo.append(_Todo(source.index, source.tile, source.folder, source.item_id))
 
-    with progress_bar("Reading rasters", len(todo), progress) as advance:
-        results = _extract_all(todo, config, catalog_dir, workers, advance, scheduler)
     fresh: set[str] = set()
-    for source in todo:
-        status, value = results[source.item_id]
+
+    def keep(source: ItemSource, outcome: Outcome) -> None:
+        status, value, _ = outcome
         if status == "ok":
-            if cogs := _kept_cogs(value, old_items.get(source.item_id)):
+            if cogs := _kept_cogs(value, store.get(source.item_id) if source.item_id in kept else None):
                 value["cog"] = cogs  # another file of the product changed: the COGs of unchanged rasters stay
-            records[source.item_id] = value
+            store.put(value)
             fresh.add(source.item_id)
         else:
-            failed[source.item_id] = {"fp": source.fingerprint(), **value}
+            store.put_failed(source.item_id, {"fp": source.fingerprint(), **value})
+            failed_at[source.item_id] = (source.index, source.tile, source.folder)
+            if source.item_id in kept:
+                dropped.add(source.item_id)
+        advance()
+
+    def gone(entry: _Todo, skip: Skip) -> None:
+        present.discard(entry.item_id)
+        scan_skips.append(skip)
+        advance()
+
+    with progress_bar("Reading rasters", len(todo), progress) as advance:
+        _extract_all(_relist(todo, gone), config, catalog_dir, workers, keep, scheduler, count=len(todo))
+    del todo
+
+    vanished = set(kept) - present
+    for item_id in vanished:
+        store.delete(item_id)
+    for item_id in set(old_failed) - present:
+        store.delete(item_id)
 
     indices_rel = os.path.relpath(indices_dir, catalog_dir).replace(os.sep, "/")
     signature = render_signature(config, indices_rel)
-    rerender_all = signature != state.get("render")
-    by_index: dict[str, list[Record]] = {}
-    for item_id in sorted(records):
-        record = records[item_id]
-        by_index.setdefault(record["index"], []).append(record)
+    rerender_all = signature != store.meta("render")
+    by_index: dict[str, CollectionFacts] = {}
+    record_skips: list[dict[str, str]] = []
+    for record in store.records():
+        item_id = record["item_id"]
+        by_index.setdefault(record["index"], CollectionFacts(record["index"])).add(record)
         path = os.path.join(catalog_dir, Layout.item(record["index"], record["tile"], item_id))
         if (item_id in fresh or rerender_all or not os.path.exists(path)) \
                 and write_json(path, item_dict(record, config, indices_rel)):
             report.files_written += 1
-            (report.updated if item_id in old_items else report.added).append(item_id)
-    report.unchanged = len(records) - len(report.added) - len(report.updated)
+            (report.updated if item_id in kept else report.added).append(item_id)
+        if not record.get("thumbnail"):
+            _remove(os.path.join(catalog_dir, Layout.thumbnail(record["index"], record["tile"], item_id)))
+        folder = os.path.join(indices_dir, record["index"], record["tile"], os.path.basename(record["folder"]))
+        record_skips += [{"path": _in_tree(s["path"], (record["index"], record["tile"], folder)), "reason": s["reason"]}
+                         for s in record["skips"]]
+        report.items_total += 1
+    report.unchanged = report.items_total - len(report.added) - len(report.updated)
 
-    for index, recs in sorted(by_index.items()):
+    for index, facts in sorted(by_index.items()):
         coll_path = os.path.join(catalog_dir, Layout.collection(index))
-        report.files_written += write_json(coll_path, collection_dict(index, recs, config))
-    vanished_indices = {r["index"] for r in old_items.values()} - set(by_index)
-    for index in vanished_indices:
+        report.files_written += write_json(coll_path, collection_dict(index, facts, config))
+    for index in {k.index for k in kept.values()} - set(by_index):
         _remove(os.path.join(catalog_dir, Layout.collection(index)))
     report.files_written += write_root_catalog(catalog_dir, config)
 
-    for item_id in sorted(set(old_items) - set(records)):
-        old = old_items[item_id]
-        _remove(os.path.join(catalog_dir, Layout.item(old["index"], old["tile"], item_id)))
-        _remove(os.path.join(catalog_dir, Layout.thumbnail(old["index"], old["tile"], item_id)))
+    for item_id in sorted(vanished | dropped):
+        old = kept[item_id]
+        _remove(os.path.join(catalog_dir, Layout.item(old.index, old.tile, item_id)))
+        _remove(os.path.join(catalog_dir, Layout.thumbnail(old.index, old.tile, item_id)))
         report.removed.append(item_id)
-    for item_id, record in records.items():
-        if not record.get("thumbnail"):
-            _remove(os.path.join(catalog_dir, Layout.thumbnail(record["index"], record["tile"], item_id)))
 
     # The tree as the items link it (relative to the catalogue, like the records' folders in their fingerprints):
     # a catalogue moved with its tree keeps its state.
-    new_state = {"version": STATE_VERSION, "render": signature, "indices_rel": indices_rel,
-                 "items": records, "failed": failed}
-    state_changed = new_state != state
-    if state_changed:
-        write_atomic(_state_path(catalog_dir), json.dumps(new_state, separators=(",", ":")).encode())
+    store.set_meta("render", signature)
+    store.set_meta("indices_rel", indices_rel)
+    report.state_changed = store.changed
+    store.commit()
     if report.changed or is_stale(catalog_dir):
         write_parquet(catalog_dir)
 
-    report.skipped = [s.as_dict() for s in skips]
-    here = {source.item_id: source for source in sources}
-    report.skipped += [{"path": _in_tree(f["path"], here[i]), "reason": f["reason"]} for i, f in failed.items()]
-    report.skipped += [{"path": _in_tree(s["path"], here[i]), "reason": s["reason"]}
-                       for i, r in records.items() for s in r["skips"]]
+    report.skipped = [s.as_dict() for s in scan_skips] + record_skips
+    for item_id, entry in store.failed().items():
+        where = failed_at.get(item_id)
+        report.skipped.append({"path": _in_tree(entry["path"], where) if where else entry["path"],
+                               "reason": entry["reason"]})
     report.skipped.sort(key=lambda s: s["path"])
-    report.items_total = len(records)
     report.collections = sorted(Layout.collection_id(i) for i in by_index)
-    report.seconds = time.perf_counter() - started
-    _write_report(report, state_changed)
-    return report
 
 
-def _in_tree(path: str, source: ItemSource) -> str:
-    """A path stored in the state, in the product folder where the tree is now (it may have moved since)."""
+def _in_tree(path: str, where: tuple[str, str, str]) -> str:
+    """A path stored in the state, in the product folder where the tree is now (it may have moved since);
+    ``where``: the product's index, tile and current folder."""
+    index, tile, folder = where
     parts = path.split(os.sep)
-    product = [source.index, source.tile, os.path.basename(source.folder)]
+    product = [index, tile, os.path.basename(folder)]
     for i in range(len(parts) - 3, -1, -1):
         if parts[i:i + 3] == product:
-            return os.path.join(source.folder, *parts[i + 3:])
+            return os.path.join(folder, *parts[i + 3:])
     return path
 
 

@@ -10,7 +10,7 @@ writer, so the hrefs written are exactly the ones computed here (pystac never re
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -270,36 +270,93 @@ def item_dict(record: Mapping[str, Any], config: dict[str, Any], indices_rel: st
     return build_item(record, config, indices_rel).to_dict(transform_hrefs=False)
 
 
-def _union_bbox(bboxes: list[list[float]]) -> list[float]:
-    crossing = [b for b in bboxes if b[0] > b[2]]
-    if crossing:  # antimeridian: keep west > east
-        west = min(b[0] for b in bboxes if b[0] > 0)
-        east = max(b[2] for b in bboxes if b[2] < 0 or b[0] > b[2])
-        return [west, min(b[1] for b in bboxes), east, max(b[3] for b in bboxes)]
-    return [min(b[0] for b in bboxes), min(b[1] for b in bboxes), max(b[2] for b in bboxes), max(b[3] for b in bboxes)]
-
-
 def _asset_order(key: str) -> tuple[bool, bool, str]:
     return key != "index", not key.startswith("masked"), key
 
 
-def _set_item_assets(coll: pystac.Collection, records: Sequence[Mapping[str, Any]], definition: dict[str, Any]) -> None:
+class CollectionFacts:
+    """What a collection says of its items, gathered one record at a time (:meth:`add`).
+
+    Memory: the item links (tile and id) and a few running values per collection, never the records, so a
+    collection of 100,000 items is summarised while the records stream past.
+    """
+
+    def __init__(self, index: str) -> None:
+        self.index = index
+        self.items: list[tuple[str, str]] = []  # (tile, item id), in the order added (sorted by item id)
+        self.first: str | None = None
+        self.last: str | None = None
+        self._west = self._south = float("inf")
+        self._east = self._north = float("-inf")
+        self._crossing = False
+        self._west_of_crossing = float("inf")  # with a bbox across the antimeridian: the western edge east of 0
+        self._east_of_crossing = float("-inf")
+        self.platforms: set[str] = set()
+        self.tiles: set[str] = set()
+        self.epsgs: set[int] = set()
+        self.orbits: set[int] = set()
+        self.masks: set[str] = set()
+        self.cloud_range: tuple[float, float] | None = None
+        self.assets: dict[str, dict[str, Any]] = {}  # asset key -> its first occurrence
+        self.thumbnail = False
+
+    @classmethod
+    def of(cls, index: str, records: Iterable[Mapping[str, Any]]) -> CollectionFacts:
+        """The facts of these records (sorted by item id)."""
+        facts = cls(index)
+        for record in records:
+            facts.add(record)
+        return facts
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Count one item record in."""
+        self.items.append((record["tile"], record["item_id"]))
+        when = record["datetime"]
+        self.first = when if self.first is None or when < self.first else self.first
+        self.last = when if self.last is None or when > self.last else self.last
+        west, south, east, north = record["bbox"]
+        self._west, self._south = min(self._west, west), min(self._south, south)
+        self._east, self._north = max(self._east, east), max(self._north, north)
+        self._crossing |= west > east
+        if west > 0:
+            self._west_of_crossing = min(self._west_of_crossing, west)
+        if east < 0 or west > east:
+            self._east_of_crossing = max(self._east_of_crossing, east)
+        self.platforms.add(record["platform"])
+        self.tiles.add(record["tile"])
+        self.epsgs.add(record["epsg"])
+        self.orbits.add(record["relative_orbit"])
+        self.masks.update(record["masks"])
+        cloud = record["cloud_cover"]
+        if cloud is not None:
+            low, high = self.cloud_range or (cloud, cloud)
+            self.cloud_range = (min(low, cloud), max(high, cloud))
+        for asset in record["assets"]:
+            self.assets.setdefault(asset["key"], asset)
+        self.thumbnail |= bool(record["thumbnail"])
+
+    @property
+    def bbox(self) -> list[float]:
+        """The union of the items' bboxes; west > east when one crosses the antimeridian."""
+        if self._crossing:
+            return [self._west_of_crossing, self._south, self._east_of_crossing, self._north]
+        return [self._west, self._south, self._east, self._north]
+
+
+def _set_item_assets(coll: pystac.Collection, facts: CollectionFacts, definition: dict[str, Any]) -> None:
     """``item_assets``: every asset key found in the records (first occurrence describes it)."""
     found: dict[str, pystac.ItemAssetDefinition] = {}
-    for record in records:
-        for a in record["assets"]:
-            if a["key"] in found:
-                continue
-            found[a["key"]] = asset_def = pystac.ItemAssetDefinition.create(
-                title=_asset_title(a, record["index"]), description=None,
-                media_type=media_types.of_file(a["file"]), roles=list(ROLES[a["kind"]]))
-            asset_def.set_owner(coll)
-            if _scaled(a, definition):
-                RasterExtension.ext(asset_def, add_if_missing=True).bands = [RasterBand.create(
-                    scale=definition["scale"], offset=definition.get("offset") or 0.0, data_type=DataType(a["dtypes"][0]))]
-        if record["thumbnail"] and "thumbnail" not in found:
-            found["thumbnail"] = pystac.ItemAssetDefinition.create(
-                title="Thumbnail", description=None, media_type=pystac.MediaType.PNG, roles=["thumbnail"])
+    for key, a in facts.assets.items():
+        found[key] = asset_def = pystac.ItemAssetDefinition.create(
+            title=_asset_title(a, facts.index), description=None,
+            media_type=media_types.of_file(a["file"]), roles=list(ROLES[a["kind"]]))
+        asset_def.set_owner(coll)
+        if _scaled(a, definition):
+            RasterExtension.ext(asset_def, add_if_missing=True).bands = [RasterBand.create(
+                scale=definition["scale"], offset=definition.get("offset") or 0.0, data_type=DataType(a["dtypes"][0]))]
+    if facts.thumbnail:
+        found["thumbnail"] = pystac.ItemAssetDefinition.create(
+            title="Thumbnail", description=None, media_type=pystac.MediaType.PNG, roles=["thumbnail"])
     coll.item_assets = {key: found[key] for key in sorted(found, key=_asset_order)}
 
 
@@ -309,30 +366,31 @@ def _providers(config: dict[str, Any], base: dict[str, Any]) -> list[pystac.Prov
     return [pystac.Provider.from_dict(p) for p in [*base["providers"], own]]
 
 
-def _set_summaries(coll: pystac.Collection, records: Sequence[Mapping[str, Any]]) -> None:
+def _set_summaries(coll: pystac.Collection, facts: CollectionFacts) -> None:
     summaries = coll.summaries
-    summaries.add("platform", sorted({r["platform"] for r in records}))
+    summaries.add("platform", sorted(facts.platforms))
     summaries.add("constellation", [C.CONSTELLATION])
     summaries.add("instruments", list(C.INSTRUMENTS))
     # The grid extension (v1.1.0) defines no collection fields: its codes are summarised undeclared.
-    summaries.add("grid:code", sorted({f"MGRS-{r['tile']}" for r in records}))
-    ProjectionExtension.summaries(coll, add_if_missing=True).code = sorted({f"EPSG:{r['epsg']}" for r in records})
+    summaries.add("grid:code", sorted(f"MGRS-{tile}" for tile in facts.tiles))
+    ProjectionExtension.summaries(coll, add_if_missing=True).code = sorted({f"EPSG:{e}" for e in facts.epsgs})
     # pystac types this summary as a range; the catalogue lists the distinct orbits (both are valid STAC).
     SatExtension.add_to(coll)
-    summaries.add(RELATIVE_ORBIT_PROP, sorted({r["relative_orbit"] for r in records}))
-    masks = sorted({m for r in records for m in r["masks"]})
-    if masks:
-        Sen2ChainExtension.summaries(coll, add_if_missing=True).masks = masks
-    clouds = [r["cloud_cover"] for r in records if r["cloud_cover"] is not None]
-    if clouds:
-        EOExtension.summaries(coll, add_if_missing=True).cloud_cover = pystac.RangeSummary(min(clouds), max(clouds))
+    summaries.add(RELATIVE_ORBIT_PROP, sorted(facts.orbits))
+    if facts.masks:
+        Sen2ChainExtension.summaries(coll, add_if_missing=True).masks = sorted(facts.masks)
+    if facts.cloud_range:
+        EOExtension.summaries(coll, add_if_missing=True).cloud_cover = pystac.RangeSummary(*facts.cloud_range)
 
 
-def build_collection(index: str, records: Sequence[Mapping[str, Any]], config: dict[str, Any]) -> pystac.Collection:
-    """The collection of ``index`` from all its item records (sorted by item id)."""
+def build_collection(index: str, records: Iterable[Mapping[str, Any]] | CollectionFacts,
+                     config: dict[str, Any]) -> pystac.Collection:
+    """The collection of ``index`` from all its item records (sorted by item id), or their :class:`CollectionFacts`."""
+    facts = records if isinstance(records, CollectionFacts) else CollectionFacts.of(index, records)
+    if not facts.items or facts.first is None or facts.last is None:
+        raise ValueError(f"collection {index}: no item")
     definition = index_definition(index)
     base = load_json("collection.json")
-    datetimes = sorted(r["datetime"] for r in records)
     description = definition["description"]
     if definition.get("formula"):
         description += f"\n\nFormula (Sentinel-2 bands): `{definition['formula']}`."
@@ -345,12 +403,12 @@ def build_collection(index: str, records: Sequence[Mapping[str, Any]], config: d
         license=config["license"],
         providers=_providers(config, base),
         extent=pystac.Extent(
-            pystac.SpatialExtent([_union_bbox([r["bbox"] for r in records])]),
-            pystac.TemporalExtent([[_datetime(datetimes[0]), _datetime(datetimes[-1])]]),
+            pystac.SpatialExtent([facts.bbox]),
+            pystac.TemporalExtent([[_datetime(facts.first), _datetime(facts.last)]]),
         ),
     )
-    _set_summaries(coll, records)
-    _set_item_assets(coll, records, definition)
+    _set_summaries(coll, facts)
+    _set_item_assets(coll, facts, definition)
     s2c = Sen2ChainExtension.ext(coll, add_if_missing=True)
     s2c.index = index
     if definition.get("formula"):
@@ -362,7 +420,7 @@ def build_collection(index: str, records: Sequence[Mapping[str, Any]], config: d
         ("root", C.CATALOG_FILE, media_types.JSON, catalog_title),
         ("parent", C.CATALOG_FILE, media_types.JSON, catalog_title),
         ("license", f"https://spdx.org/licenses/{config['license']}.html", media_types.HTML, config["license"]),
-        *[("item", Layout.item(index, r["tile"], r["item_id"]), media_types.GEOJSON, None) for r in records],
+        *[("item", Layout.item(index, tile, item_id), media_types.GEOJSON, None) for tile, item_id in facts.items],
     )
     doi = (config.get("doi") or {}).get(index)
     if doi:  # also adds the extension's "cite-as" link to https://doi.org/<doi>
@@ -371,7 +429,8 @@ def build_collection(index: str, records: Sequence[Mapping[str, Any]], config: d
     return coll
 
 
-def collection_dict(index: str, records: Sequence[Mapping[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+def collection_dict(index: str, records: Iterable[Mapping[str, Any]] | CollectionFacts,
+                    config: dict[str, Any]) -> dict[str, Any]:
     """The collection of ``index`` as JSON-ready data (see :func:`build_collection`)."""
     return build_collection(index, records, config).to_dict(transform_hrefs=False)
 

@@ -34,10 +34,13 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sen2val_stac.core import media_types
 from sen2val_stac.core.atomic import temp_prefix
+
+if TYPE_CHECKING:
+    from sen2val_stac.catalog.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -282,11 +285,8 @@ def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], sche
     Call under the catalogue lock (``cog`` and ``run`` take it). Raises InputError when the catalogue has no
     indexer state (``index`` never ran there).
     """
-    from sen2val_stac.catalog.indexer import load_state
-    from sen2val_stac.catalog.parquet import write_parquet
-    from sen2val_stac.catalog.render import Layout, item_dict
+    from sen2val_stac.catalog.state import StateStore
     from sen2val_stac.core import constants as C
-    from sen2val_stac.core.atomic import write_atomic, write_json
     from sen2val_stac.core.errors import InputError
 
     started = time.perf_counter()
@@ -294,13 +294,22 @@ def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], sche
     settings = cog_settings(config)
     if scheduler:
         settings["scheduler"] = scheduler
-    state_path = os.path.join(catalog, C.STATE_DIR, C.STATE_FILE)
-    if not os.path.isfile(state_path):
-        raise InputError(f"{catalog}: no indexer state ({C.STATE_DIR}/{C.STATE_FILE}): run `sen2val-stac index` first")
-    state = load_state(catalog)
-    before = json.dumps(state, sort_keys=True)
-    records: dict[str, dict[str, Any]] = state["items"]
-    indices_rel = _indices_rel(state, catalog)
+    with StateStore.open(catalog) as store:
+        if store.meta("render") is None or store.meta("indices_rel") is None:
+            raise InputError(f"{catalog}: no indexer state ({C.STATE_DIR}/{C.STATE_FILE}): run `sen2val-stac index` first")
+        report = _cog_items(store, catalog, config, settings)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _cog_items(store: StateStore, catalog: str, config: dict[str, Any], settings: dict[str, Any]) -> CogReport:
+    """:func:`write_cogs` on an open state: plan, write the COGs, the changed items, then the state."""
+    from sen2val_stac.catalog.parquet import write_parquet
+    from sen2val_stac.catalog.render import Layout, item_dict
+    from sen2val_stac.core.atomic import write_json
+
+    records: dict[str, dict[str, Any]] = {r["item_id"]: r for r in store.records()}
+    indices_rel = str(store.meta("indices_rel"))
     report = CogReport()
     todo: list[Job] = []
     changed: set[str] = set()
@@ -331,23 +340,17 @@ def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], sche
         report.written.append(os.path.relpath(job.dest, catalog))
         changed.add(job.item_id)
     report.removed += _remove_orphans(catalog, records)
-    if json.dumps(state, sort_keys=True) != before:
-        write_atomic(state_path, json.dumps(state, separators=(",", ":")).encode())
+    # Items first, the state last (as the indexer does): a run killed between them writes the same COGs again.
     for item_id in sorted(changed):
         record = records[item_id]
         path = os.path.join(catalog, Layout.item(record["index"], record["tile"], item_id))
         report.items_written += write_json(path, item_dict(record, config, indices_rel))
+    for item_id in sorted(changed):
+        store.put(records[item_id])
+    store.commit()
     if changed:
         write_parquet(catalog)
-    report.seconds = time.perf_counter() - started
     return report
-
-
-def _indices_rel(state: dict[str, Any], catalog: str) -> str:
-    """The tree relative to the catalogue, as the last ``index`` run linked it (older states kept its absolute path)."""
-    if state.get("indices_rel"):
-        return str(state["indices_rel"])
-    return os.path.relpath(state.get("indices_dir") or catalog, catalog).replace(os.sep, "/")
 
 
 def _item_folder(catalog: str, record: dict[str, Any]) -> str:

@@ -109,7 +109,7 @@ class SkipFacts(TypedDict):
 
 
 class Record(TypedDict):
-    """Every fact the STAC item of one product needs (stored as JSON in ``.sen2val/state.json``)."""
+    """Every fact the STAC item of one product needs (stored as JSON in ``.sen2val/state.sqlite``)."""
 
     record_version: int
     fp: str

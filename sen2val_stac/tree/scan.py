@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sen2val_stac.tree.names import (
@@ -80,18 +81,23 @@ def _entries(path: str) -> list[os.DirEntry[str]]:
         return sorted(it, key=lambda e: e.name)
 
 
-def scan_product(index: str, tile: str, entry: os.DirEntry[str], skips: list[Skip]) -> ItemSource | None:
-    """Classify the files of one product folder; ``None`` (and a skip) when it cannot make an item."""
+def scan_product(index: str, tile: str, folder: str, skips: list[Skip]) -> ItemSource | None:
+    """Classify the files of the product folder ``folder``; ``None`` (and a skip) when it cannot make an item."""
     try:
-        product = parse_product_id(entry.name)
+        product = parse_product_id(os.path.basename(folder))
     except InvalidName as exc:
-        skips.append(Skip(entry.path, str(exc)))
+        skips.append(Skip(folder, str(exc)))
         return None
     if product.tile != tile:
-        skips.append(Skip(entry.path, f"product of tile {product.tile} stored under tile folder {tile}"))
+        skips.append(Skip(folder, f"product of tile {product.tile} stored under tile folder {tile}"))
         return None
-    source = ItemSource(index=index, tile=tile, product=product, folder=entry.path)
-    for f in _entries(entry.path):
+    source = ItemSource(index=index, tile=tile, product=product, folder=folder)
+    try:
+        entries = _entries(folder)
+    except OSError as exc:  # removed or unreadable since the tree was listed
+        skips.append(Skip(folder, f"cannot list the product folder: {exc.strerror or exc}"))
+        return None
+    for f in entries:
         if not f.is_file():
             skips.append(Skip(f.path, "not a regular file"))
             continue
@@ -105,25 +111,24 @@ def scan_product(index: str, tile: str, entry: os.DirEntry[str], skips: list[Ski
         except InvalidName as exc:
             skips.append(Skip(f.path, f"unknown file name: {exc}"))
     if not source.rasters:
-        skips.append(Skip(entry.path, "product folder holds no index raster (empty or half-copied)"))
+        skips.append(Skip(folder, "product folder holds no index raster (empty or half-copied)"))
         return None
     if not any(r.kind == "index" for r, _ in source.rasters):
         skips.append(
-            Skip(entry.path, f"no raw index raster {product.product_id}_{index}.jp2 (half-copied product?)")
+            Skip(folder, f"no raw index raster {product.product_id}_{index}.jp2 (half-copied product?)")
         )
         return None
     return source
 
 
-def scan_tree(indices_dir: str) -> tuple[list[ItemSource], list[Skip]]:
-    """List every product of ``indices_dir``; one source per item id, sorted by item id.
+def iter_tree(indices_dir: str, skips: list[Skip]) -> Iterator[ItemSource]:
+    """Every product of ``indices_dir``, one tile folder at a time (sorted by item id within it); skipped
+    entries are appended to ``skips``. Memory: one tile folder's sources.
 
     When two products give the same item (same index, tile and date, e.g. a reprocessed copy),
     the one with the highest processing baseline and latest discriminator is kept and the other
-    reported as skipped.
+    reported as skipped (both are in the same tile folder).
     """
-    skips: list[Skip] = []
-    by_id: dict[str, ItemSource] = {}
     for index_entry in _entries(indices_dir):
         if not index_entry.is_dir():
             skips.append(Skip(index_entry.path, "stray file at the index level (expected INDEX folders)"))
@@ -141,14 +146,22 @@ def scan_tree(indices_dir: str) -> tuple[list[ItemSource], list[Skip]]:
             except InvalidName as exc:
                 skips.append(Skip(tile_entry.path, str(exc)))
                 continue
+            by_id: dict[str, ItemSource] = {}
             for product_entry in _entries(tile_entry.path):
                 if not product_entry.is_dir():
                     skips.append(Skip(product_entry.path, "stray file at the product level (expected product folders)"))
                     continue
-                source = scan_product(index, tile_entry.name, product_entry, skips)
+                source = scan_product(index, tile_entry.name, product_entry.path, skips)
                 if source is not None:
                     _keep_one(by_id, source, skips)
-    return [by_id[k] for k in sorted(by_id)], skips
+            yield from (by_id[k] for k in sorted(by_id))
+
+
+def scan_tree(indices_dir: str) -> tuple[list[ItemSource], list[Skip]]:
+    """Every product of ``indices_dir`` (see :func:`iter_tree`), sorted by item id, and the skipped entries."""
+    skips: list[Skip] = []
+    sources = sorted(iter_tree(indices_dir, skips), key=lambda s: s.item_id)
+    return sources, skips
 
 
 def _keep_one(by_id: dict[str, ItemSource], source: ItemSource, skips: list[Skip]) -> None:
