@@ -155,7 +155,7 @@ def _memory_child(tree: str, catalog: str, scheduler: str | None) -> None:
     import json
     import resource
 
-    products = len(scan_tree(tree)[0])  # not held while indexing: the indexer lists the tree itself
+    products = sum(len(os.listdir(tile)) for tile in Path(tree).glob("*/*"))  # the indexer lists the tree itself
     after_scan = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
     report = index_tree(tree, catalog, load_config(None), workers=os.cpu_count(), progress=False, scheduler=scheduler)

@@ -66,7 +66,8 @@ class ChainReport:
 def _index(config: dict[str, Any], catalog: Path) -> str:
     from sen2val_stac.catalog.indexer import index_tree
 
-    report = index_tree(config["indices_dir"], str(catalog), config, progress=False)
+    # run_chain has already swept the catalogue for a killed run's temporary files.
+    report = index_tree(config["indices_dir"], str(catalog), config, progress=False, sweep=False)
     if not report.items_total:
         raise RuntimeError(f"nothing could be indexed in {config['indices_dir']}")
     return (f"{report.items_total} items in {catalog}; added {len(report.added)}, updated {len(report.updated)}, "

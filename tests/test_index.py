@@ -409,3 +409,18 @@ def test_collection_doi_declares_scientific_extension(demo, tmp_path, schemas_di
     assert "https://stac-extensions.github.io/scientific/v1.0.0/schema.json" in coll["stac_extensions"]
     assert "sci:doi" not in json.loads((out / "mndwi/collection.json").read_text())
     _validate(out, schemas_dir)
+
+
+def test_collection_dict_links_items_as_pystac_does(demo) -> None:
+    """collection_dict writes the item links itself (memory); they must be what pystac's Links give."""
+    from sen2val_stac.catalog.render import build_collection, collection_dict
+    from sen2val_stac.catalog.state import load_state
+
+    catalog, _ = demo
+    records = sorted((r for r in load_state(str(catalog))["items"].values() if r["index"] == "NDVI"),
+                     key=lambda r: r["item_id"])
+    for overrides in ({}, {"root_href": "https://data.example.org/stac/", "doi": {"NDVI": "10.5281/zenodo.1"}}):
+        config = {**load_config(None), **overrides}
+        ours = collection_dict("NDVI", records, config)
+        assert ours == build_collection("NDVI", records, config).to_dict(transform_hrefs=False)
+        assert sum(link["rel"] == "item" for link in ours["links"]) == len(records) == 10

@@ -205,11 +205,14 @@ def index_tree(
     workers: int | None = None,
     progress: bool | None = None,
     scheduler: str | None = None,
+    sweep: bool = True,
 ) -> IndexReport:
     """Index ``indices_dir`` into the static catalogue at ``catalog_dir`` (incremental, idempotent).
 
     ``scheduler``: address of a Dask distributed scheduler (``tcp://host:8786``) whose workers read the
     rasters (they must see ``indices_dir`` at the same path); the catalogue written is the same bytes.
+    ``sweep``: first delete the temporary files a killed run left in the catalogue (False: the caller did,
+    as ``run`` does for the catalogue and every output folder at once).
 
     Memory stays flat with the number of products: sources are listed one tile folder at a time, records
     stream from the state database (:mod:`~sen2val_stac.catalog.state`), collections are summarised as
@@ -223,7 +226,8 @@ def index_tree(
     indices_dir = os.path.abspath(indices_dir)
     catalog_dir = os.path.abspath(catalog_dir)
     os.makedirs(catalog_dir, exist_ok=True)
-    remove_leftovers(catalog_dir)  # the temporary files of a killed run
+    if sweep:
+        remove_leftovers(catalog_dir)  # the temporary files of a killed run
     report = IndexReport(catalog_dir=catalog_dir, indices_dir=indices_dir)
     workers = workers or config.get("workers") or os.cpu_count() or 1
     with StateStore.open(catalog_dir) as store:
