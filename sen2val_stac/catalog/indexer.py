@@ -218,8 +218,6 @@ def index_tree(
     stream from the state database (:mod:`~sen2val_stac.catalog.state`), collections are summarised as
     they pass (:class:`~sen2val_stac.catalog.render.CollectionFacts`).
     """
-    from sen2val_stac.core.progress import progress_bar
-
     started = time.perf_counter()
     if scheduler is not None and "://" not in scheduler:
         raise InputError(f"--scheduler {scheduler!r}: expected a Dask scheduler address such as tcp://host:8786")
@@ -231,15 +229,17 @@ def index_tree(
     report = IndexReport(catalog_dir=catalog_dir, indices_dir=indices_dir)
     workers = workers or config.get("workers") or os.cpu_count() or 1
     with StateStore.open(catalog_dir) as store:
-        _index(store, indices_dir, catalog_dir, config, workers, progress_bar, progress, scheduler, report)
+        _index(store, indices_dir, catalog_dir, config, workers, progress, scheduler, report)
     report.seconds = time.perf_counter() - started
     _write_report(report, report.state_changed)
     return report
 
 
 def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[str, Any], workers: int,
-           progress_bar: Any, progress: bool | None, scheduler: str | None, report: IndexReport) -> None:
+           progress: bool | None, scheduler: str | None, report: IndexReport) -> None:
     """The stages of :func:`index_tree`: list and compare, read, render, remove, commit."""
+    from sen2val_stac.core.progress import progress_bar
+
     kept = store.kept()
     old_failed = store.failed()
     scan_skips: list[Skip] = []
