@@ -42,23 +42,27 @@ from sen2val_stac.demo.tree import ProductSpec, write_product
 
 START = datetime(2019, 1, 3, 6, 36, 11, tzinfo=timezone.utc)
 
-OURS = """
+# Peak RSS of this process's own memory (VmHWM, KiB). Not ru_maxrss: Linux carries the parent's high-water
+# mark over fork + exec, so a child of a big parent (one that just wrote the 10 m templates) reports the parent's.
+HWM = "_HWM = lambda: next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+
+OURS = HWM + """
 import resource, sys
 from sen2val_stac.cli import main
 code = main(["netcdf", sys.argv[1], "--out", sys.argv[2], "--asset", "index", *sys.argv[3:]])
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, code)
+print(_HWM(), usage.ru_utime + usage.ru_stime, code)
 """
-FLOOR = """
+FLOOR = HWM + """
 import json, resource, sys
 import rasterio
 for f in json.loads(open(sys.argv[1]).read()):
     with rasterio.open(f["path"]) as src:
         src.read(1)
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, 0)
+print(_HWM(), usage.ru_utime + usage.ru_stime, 0)
 """
-BASELINE = """
+BASELINE = HWM + """
 import json, resource, sys
 import pandas as pd, rioxarray, xarray as xr
 files = json.loads(open(sys.argv[1]).read())
@@ -67,7 +71,7 @@ times = pd.to_datetime([f["time"] for f in files])
 cube = xr.concat(arrays, dim=pd.Index(times, name="time"))
 cube.to_dataset(name="ndvi").to_netcdf(sys.argv[2], encoding={"ndvi": {"zlib": True, "complevel": 4}})
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, 0)
+print(_HWM(), usage.ru_utime + usage.ru_stime, 0)
 """
 
 
