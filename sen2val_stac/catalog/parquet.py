@@ -9,9 +9,9 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import stac_geoparquet.arrow as sga
@@ -21,6 +21,8 @@ from stac_geoparquet.arrow._schema.models import InferredSchema
 from sen2val_stac.catalog.read import iter_items
 from sen2val_stac.core import constants as C
 from sen2val_stac.core.atomic import temp_prefix
+
+T = TypeVar("T")
 
 # Items parsed to Arrow at a time (one record batch, one row group of the file).
 BATCH_ITEMS = 1000
@@ -44,11 +46,20 @@ def is_stale(catalog_dir: str | os.PathLike[str]) -> bool:
     return not path.exists() or path.stat().st_mtime_ns < _catalogue_mtime(Path(catalog_dir))
 
 
-def _item_batches(catalog_dir: Path) -> Iterator[list[dict[str, Any]]]:
-    """The catalogue's items (in :func:`iter_items` order), ``BATCH_ITEMS`` at a time."""
+def _item_batches(catalog_dir: Path, convert: Callable[[list[dict[str, Any]]], T]) -> Iterator[T]:
+    """``convert`` of the catalogue's items (in :func:`iter_items` order), ``BATCH_ITEMS`` at a time.
+
+    The parsed items of a batch (~16 MB) are dropped before the next batch is read, so one batch is alive at a
+    time: a generator yielding the batches themselves would keep the previous one while building the next.
+    """
     items = (ref.item for ref in iter_items(catalog_dir))
-    while batch := list(itertools.islice(items, BATCH_ITEMS)):
-        yield batch
+    while True:
+        batch = list(itertools.islice(items, BATCH_ITEMS))
+        if not batch:
+            return
+        result = convert(batch)
+        del batch
+        yield result
 
 
 def _schema(catalog_dir: Path) -> InferredSchema | None:
@@ -56,11 +67,13 @@ def _schema(catalog_dir: Path) -> InferredSchema | None:
 
     For a catalogue of one batch it is the schema inferred from all items at once (the same parquet bytes).
     """
-    schema = None
-    for batch in _item_batches(catalog_dir):
-        schema = schema or InferredSchema()
+    schema = InferredSchema()
+
+    def update(batch: list[dict[str, Any]]) -> int:
         schema.update_from_items(batch)
-    return schema
+        return len(batch)
+
+    return schema if sum(_item_batches(catalog_dir, update)) else None
 
 
 def write_parquet(catalog_dir: str | os.PathLike[str]) -> Path:
@@ -76,7 +89,8 @@ def write_parquet(catalog_dir: str | os.PathLike[str]) -> Path:
     os.close(fd)
     try:
         if schema is not None:
-            batches = (stac_items_to_arrow(batch, schema=schema.inner) for batch in _item_batches(catalog_dir))
+            inner = schema.inner
+            batches = _item_batches(catalog_dir, lambda batch: stac_items_to_arrow(batch, schema=inner))
             first = next(batches)
             sga.to_parquet(pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches)), tmp)
             os.chmod(tmp, 0o644)
