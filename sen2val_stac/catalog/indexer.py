@@ -48,7 +48,6 @@ class IndexReport:
     items_total: int = 0
     collections: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    state_changed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -229,15 +228,15 @@ def index_tree(
     report = IndexReport(catalog_dir=catalog_dir, indices_dir=indices_dir)
     workers = workers or config.get("workers") or os.cpu_count() or 1
     with StateStore.open(catalog_dir) as store:
-        _index(store, indices_dir, catalog_dir, config, workers, progress, scheduler, report)
+        state_changed = _index(store, indices_dir, catalog_dir, config, workers, progress, scheduler, report)
     report.seconds = time.perf_counter() - started
-    _write_report(report, report.state_changed)
+    _write_report(report, state_changed)
     return report
 
 
 def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[str, Any], workers: int,
-           progress: bool | None, scheduler: str | None, report: IndexReport) -> None:
-    """The stages of :func:`index_tree`: list and compare, read, render, remove, commit."""
+           progress: bool | None, scheduler: str | None, report: IndexReport) -> bool:
+    """The stages of :func:`index_tree`: list and compare, read, render, remove, commit; whether the state changed."""
     from sen2val_stac.core.progress import progress_bar
 
     kept = store.kept()
@@ -327,7 +326,7 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
     # a catalogue moved with its tree keeps its state.
     store.set_meta("render", signature)
     store.set_meta("indices_rel", indices_rel)
-    report.state_changed = store.changed
+    state_changed = store.changed
     store.commit()
     if report.changed or is_stale(catalog_dir):
         write_parquet(catalog_dir)
@@ -339,6 +338,7 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
                                "reason": entry["reason"]})
     report.skipped.sort(key=lambda s: s["path"])
     report.collections = sorted(Layout.collection_id(i) for i in by_index)
+    return state_changed
 
 
 def _in_tree(path: str, where: tuple[str, str, str]) -> str:

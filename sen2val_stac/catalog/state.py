@@ -65,8 +65,6 @@ class StateStore:
         self.path = state_path(catalog_dir)
         self._legacy = os.path.join(catalog_dir, C.STATE_DIR, C.LEGACY_STATE_FILE)
         exists = os.path.exists(self.path)
-        if exists or os.path.exists(self._legacy):
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._db: sqlite3.Connection | None = None
         self._valid = False
         self._in_transaction = False
@@ -139,11 +137,6 @@ class StateStore:
         while rows := cursor.fetchmany(256):
             for (payload,) in rows:
                 yield parse_json(payload)
-
-    def __len__(self) -> int:
-        if not self._valid:
-            return 0
-        return int(self._connect().execute("SELECT count(*) FROM items").fetchone()[0])
 
     # -- writing ---------------------------------------------------------------------------------------
 
