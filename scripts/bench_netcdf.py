@@ -176,6 +176,9 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/sen2val-nc-bench")
     parser.add_argument("--chunkings", default="8,256,256;16,256,256;1,1024,1024;32,128,128",
                         help="NetCDF chunkings T,Y,X to compare, separated by ';' (the first is the default)")
+    parser.add_argument("--complevels", default="",
+                        help="deflate levels to compare for the first length, comma-separated (e.g. 1,4; the first"
+                             " run uses the configured default)")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--floor-dates", help="series lengths at which the floor is measured (default: every length;"
                         " elsewhere its throughput at the longest of these, marked ~)")
@@ -209,11 +212,14 @@ def main() -> None:
         if dates in lengths:
             ours[dates] = _ours(catalog, work, dates, args.chunkings, first=dates == lengths[0],
                                 megabytes=megabytes, floor=floors.get(dates), large=n > 5000)
+            if dates == lengths[0] and args.complevels:
+                _levels(catalog, work, dates, [int(v) for v in args.complevels.split(",")], megabytes)
         if dates in base_lengths:
             base = run(BASELINE, str(listing), str(work / "baseline.nc"), cap_gib=args.memory_cap)
             if base:
                 concat[dates] = base
                 print(base.line("rioxarray open + xr.concat + to_netcdf", megabytes), flush=True)
+                print(f"  its file: {(work / 'baseline.nc').stat().st_size / 1e6:,.0f} MB (zlib 4, no shuffle)")
                 if dates in ours:
                     print(f"-> {base.seconds / ours[dates].seconds:.2f}x the concat's throughput, "
                           f"{100 * ours[dates].rss_kb / base.rss_kb:.0f} % of its memory")
@@ -254,6 +260,21 @@ def _ours(catalog: Path, work: Path, dates: int, chunkings_arg: str, first: bool
         for name, seconds, size, map_s, pixel_s in rows:
             print(f"| {name} | {seconds:.1f} | {size / 1e6:.0f} | {map_s * 1000:.0f} | {pixel_s * 1000:.1f} |")
     return _required(measure)
+
+
+def _levels(catalog: Path, work: Path, dates: int, levels: list[int], megabytes: float) -> None:
+    """Export the series at each deflate level (config ``netcdf.complevel``) and print time and file size."""
+    print("\n| complevel | export s | CPU s | MB/s | file MB |\n|---:|---:|---:|---:|---:|")
+    for level in levels:
+        config = work / f"complevel-{level}.yaml"
+        config.write_text(f"netcdf:\n  complevel: {level}\n")
+        out = work / f"out-{dates}-level{level}"
+        shutil.rmtree(out, ignore_errors=True)
+        this = _required(run(OURS, str(catalog), str(out), "--config", str(config)))
+        (nc,) = out.glob("*.nc")
+        print(f"| {level} | {this.seconds:.1f} | {this.cpu:.1f} | {megabytes / this.seconds:.1f} | "
+              f"{nc.stat().st_size / 1e6:,.0f} |", flush=True)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _summary(n: int, date_mb: float, ours: dict[int, Measure], floors: dict[int, Measure],

@@ -108,7 +108,7 @@ class Netcdf(Section):
     chunks: Chunks
     """Chunks (time, y, x) of the NetCDF variable, also the Dask chunk size."""
     complevel: Annotated[int, between(0, 9)]
-    """zlib compression level, 0-9 (with the shuffle filter)."""
+    """Deflate level, 0-9 (0: none), with the shuffle filter; the data chunks are deflated by libdeflate."""
     scheduler: Annotated[str, SCHEDULER]
     """threads, processes (a local Dask cluster), or the address of a Dask scheduler (tcp://host:8786)."""
     catalogue: bool
