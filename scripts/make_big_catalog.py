@@ -3,7 +3,7 @@
 
 No raster is read: the demo's indexer records are cloned with new dates and tiles and rendered
 through the same code as `sen2val-stac index` (sen2val_stac.catalog.render), so the files are real catalogue
-files. Used by the derivation benchmarks.
+files; the records are stored as the indexer's state (for the steps that read it, such as `cog`). Used by the derivation benchmarks.
 
     python scripts/make_big_catalog.py /tmp/big --items 10000
 """
@@ -21,6 +21,7 @@ from sen2val_stac.catalog.indexer import load_state
 from sen2val_stac.catalog.parquet import write_parquet
 from sen2val_stac.catalog.render import Layout, collection_dict, item_dict
 from sen2val_stac.catalog.root import write_root_catalog
+from sen2val_stac.catalog.state import StateStore
 from sen2val_stac.config import load_config
 from sen2val_stac.core.atomic import write_json
 from sen2val_stac.demo.build import build_demo
@@ -52,6 +53,13 @@ def make(workdir: Path, n_items: int) -> Path:
     for index, recs in by_index.items():
         write_json(str(out / Layout.collection(index)), collection_dict(index, sorted(recs, key=lambda r: r["item_id"]), config))
     write_root_catalog(str(out), config)
+    with StateStore.open(str(catalog)) as demo_state, StateStore.open(str(out)) as store:
+        for recs in by_index.values():
+            for rec in recs:
+                store.put(rec)
+        for key in ("render", "indices_rel"):
+            store.set_meta(key, indices_rel if key == "indices_rel" else str(demo_state.meta(key)))
+        store.commit()
     write_parquet(out)
     return out
 

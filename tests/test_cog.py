@@ -150,6 +150,55 @@ def test_vanished_item_loses_its_cogs(demo, tmp_path) -> None:
     assert report.removed == ["ndvi/40KCB/NDVI_40KCB_20220104_visual.tif"]
 
 
+def test_killed_run_keeps_its_finished_batches_and_a_failed_rewrite_keeps_the_old_cog(demo, tmp_path,
+                                                                                       monkeypatch) -> None:
+    import sen2val_stac.derive.cog as cog_module
+    from sen2val_stac.catalog.state import load_state
+
+    catalog = _copy(demo, tmp_path)
+    config = _config()
+    real = cog_module.write_cog
+    calls = []
+
+    def dies_at_the_twelfth(job, settings, creation=None):
+        calls.append(job.item_id)
+        if len(calls) == 12:
+            raise KeyboardInterrupt  # not an Exception: the run stops, as when killed
+        return real(job, settings, creation)
+
+    monkeypatch.setattr(cog_module, "JOB_BATCH", 5)
+    monkeypatch.setattr(cog_module, "write_cog", dies_at_the_twelfth)
+    with pytest.raises(KeyboardInterrupt):
+        write_cogs(catalog, config)
+    records = load_state(catalog)["items"]
+    done = sorted(i for i, r in records.items() if r.get("cog"))
+    assert done == sorted(calls[:10])  # two whole batches committed, items and state alike
+    for item_id in done:
+        item = next(catalog.rglob(f"{item_id}.json"))
+        assert "visual" in json.loads(item.read_text())["assets"]
+    monkeypatch.setattr(cog_module, "write_cog", real)
+    report = write_cogs(catalog, config)
+    assert report.unchanged == 10 and len(report.written) == 20 and not report.errors
+    # a source that changed and whose new COG fails: the item keeps its old COG file, nothing is deleted
+    item_path = catalog / ITEM
+    view = item_path.parent / json.loads(item_path.read_text())["assets"]["visual"]["href"]
+    from sen2val_stac.catalog.state import StateStore
+
+    with StateStore.open(str(catalog)) as store:
+        record = store.get("NDVI_40KCB_20220104")
+        record["cog"]["visual"]["digest"] = "stale"
+        store.put(record)
+        store.commit()
+
+    def fails(job, settings, creation=None):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cog_module, "write_cog", fails)
+    report = write_cogs(catalog, config)
+    assert len(report.errors) == 1 and "disk full" in report.errors[0] and report.removed == []
+    assert view.is_file() and "visual" in json.loads(item_path.read_text())["assets"]
+
+
 def test_cli_run_step_and_dask_scheduler(demo, tmp_path) -> None:
     catalog = _copy(demo, tmp_path)
     proc = subprocess.run([sys.executable, "-m", "sen2val_stac.cli", "cog", str(catalog), "--scheduler", "processes"],

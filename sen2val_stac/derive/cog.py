@@ -302,55 +302,83 @@ def write_cogs(catalog_dir: str | os.PathLike[str], config: dict[str, Any], sche
     return report
 
 
-def _cog_items(store: StateStore, catalog: str, config: dict[str, Any], settings: dict[str, Any]) -> CogReport:
-    """:func:`write_cogs` on an open state: plan, write the COGs, the changed items, then the state."""
-    from sen2val_stac.catalog.parquet import write_parquet
-    from sen2val_stac.catalog.render import Layout, item_dict
-    from sen2val_stac.core.atomic import write_json
+# COGs handed to the scheduler at a time: their items are written and the state committed per batch, so memory
+# follows the batch, not the catalogue, and a killed first run keeps what its finished batches wrote.
+JOB_BATCH = 256
 
-    records: dict[str, dict[str, Any]] = {r["item_id"]: r for r in store.records()}
+
+def _cog_items(store: StateStore, catalog: str, config: dict[str, Any], settings: dict[str, Any]) -> CogReport:
+    """:func:`write_cogs` on an open state: plan over the records (streamed), then per batch of COGs: write
+    them, their items, then the state."""
+    from sen2val_stac.catalog.parquet import write_parquet
+
     indices_rel = str(store.meta("indices_rel"))
     report = CogReport()
     todo: list[Job] = []
-    changed: set[str] = set()
-    for item_id, record in sorted(records.items()):
+    dropped: dict[str, list[str]] = {}  # item id -> COG keys no longer asked for (settings changed)
+    kept: set[str] = set()  # COG files that stay
+    for record in store.records():
         jobs = plan(record, settings, catalog, indices_rel)
         entries = record.get("cog") or {}
-        wanted = {j.key for j in jobs}
-        for key in sorted(set(entries) - wanted):  # settings changed: this COG is no longer asked for
+        for key in sorted(set(entries) - {j.key for j in jobs}):
             _remove(os.path.join(_item_folder(catalog, record), entries[key]["file"]))
-            del entries[key]
-            report.removed.append(f"{item_id} {key}")
-            changed.add(item_id)
+            dropped.setdefault(record["item_id"], []).append(key)
+            report.removed.append(f"{record['item_id']} {key}")
         for job in jobs:
+            if job.key in entries:  # current, or stale but still the item's until rewritten
+                kept.add(os.path.join(os.path.dirname(job.dest), entries[job.key]["file"]))
             if _is_current(entries.get(job.key), job):
                 report.unchanged += 1
             else:
                 todo.append(job)
-        if entries:
-            record["cog"] = entries
-        elif "cog" in record:
-            del record["cog"]
-    for job, facts, error in _run_jobs(todo, settings):
-        if error or facts is None:
-            report.errors.append(error or f"{job.source}: no result")
-            continue
-        record = records[job.item_id]
-        record.setdefault("cog", {})[job.key] = _entry(job, facts, record)
-        report.written.append(os.path.relpath(job.dest, catalog))
-        changed.add(job.item_id)
-    report.removed += _remove_orphans(catalog, records)
-    # Items first, the state last (as the indexer does): a run killed between them writes the same COGs again.
-    for item_id in sorted(changed):
-        record = records[item_id]
-        path = os.path.join(catalog, Layout.item(record["index"], record["tile"], item_id))
-        report.items_written += write_json(path, item_dict(record, config, indices_rel))
-    for item_id in sorted(changed):
-        store.put(records[item_id])
+    changed = False
+    for start in range(0, len(todo), JOB_BATCH):
+        written: dict[str, list[tuple[Job, dict[str, Any]]]] = {}
+        for job, facts, error in _run_jobs(todo[start:start + JOB_BATCH], settings):
+            if error or facts is None:
+                report.errors.append(error or f"{job.source}: no result")
+                continue
+            written.setdefault(job.item_id, []).append((job, facts))
+            report.written.append(os.path.relpath(job.dest, catalog))
+            kept.add(job.dest)
+        for item_id, results in written.items():
+            report.items_written += _update_item(store, catalog, config, indices_rel, item_id,
+                                                 dropped.pop(item_id, []), results)
+        changed |= bool(written)
+        store.commit()
+    for item_id, keys in dropped.items():
+        report.items_written += _update_item(store, catalog, config, indices_rel, item_id, keys, [])
+    changed |= bool(dropped)
+    report.removed += _remove_orphans(catalog, kept)
     store.commit()
     if changed:
         write_parquet(catalog)
     return report
+
+
+def _update_item(store: StateStore, catalog: str, config: dict[str, Any], indices_rel: str, item_id: str,
+                 dropped: list[str], results: list[tuple[Job, dict[str, Any]]]) -> int:
+    """Drop and add ``cog`` entries of one record, write its item, then store the record (the item first, as the
+    indexer does: a run killed between them writes the same COGs again); 1 when the item file was written."""
+    from sen2val_stac.catalog.render import Layout, item_dict
+    from sen2val_stac.core.atomic import write_json
+
+    record = store.get(item_id)
+    if record is None:
+        return 0
+    entries = record.get("cog") or {}
+    for key in dropped:
+        entries.pop(key, None)
+    for job, facts in results:
+        entries[job.key] = _entry(job, facts, record)
+    if entries:
+        record["cog"] = entries
+    else:
+        record.pop("cog", None)
+    path = os.path.join(catalog, Layout.item(record["index"], record["tile"], item_id))
+    count = write_json(path, item_dict(record, config, indices_rel))
+    store.put(record)
+    return int(count)
 
 
 def _item_folder(catalog: str, record: dict[str, Any]) -> str:
@@ -363,12 +391,9 @@ def _item_folder(catalog: str, record: dict[str, Any]) -> str:
 _OURS = re.compile(r"^(\.tmp-.*|[A-Za-z0-9-]+_[0-9]{2}[A-Z]{3}_[0-9]{8}[^_]*_(visual|index|masked-.+))\.tif$")
 
 
-def _remove_orphans(catalog: str, records: dict[str, dict[str, Any]]) -> list[str]:
-    """Delete COG files of items that left the catalogue, and leftover temporary files."""
-    kept: set[str] = set()
-    for record in records.values():
-        folder = _item_folder(catalog, record)
-        kept.update(os.path.join(folder, e["file"]) for e in (record.get("cog") or {}).values())
+def _remove_orphans(catalog: str, kept: set[str]) -> list[str]:
+    """Delete COG files (by this module's naming) not in ``kept``: those of items that left the catalogue or of
+    COGs no longer asked for, and leftover temporary files."""
     removed = []
     for path in sorted(glob.glob(os.path.join(glob.escape(catalog), "*", "*", "*.tif"))
                        + glob.glob(os.path.join(glob.escape(catalog), "*", "*", ".tmp-*.tif"))):
