@@ -11,7 +11,8 @@ file is still opened and decoded per product; the page cache is warm for every c
 Measured in the same run, side by side:
 - the decode floor: open each raster the indexer decodes (raw index, quicklook) and decode its
   smallest resolution level, nothing else; on the indexer's own process/thread layout and, separately,
-  in one process with GDAL's default threads (the lower counts). Also the floor of all three rasters;
+  in one process with GDAL's default threads (the lower counts). Also the floor of all three rasters, and
+  the floor of a checksummed index: the same decodes plus the sha2-256 of every raster (``file:checksum``);
 - ``sen2val-stac index`` first run and no-op re-run;
 - the rio-stac + pystac loop (one ``create_stac_item`` per raster, assets merged, ``catalog.save``).
 
@@ -42,7 +43,7 @@ from rio_stac import create_stac_item
 from sen2val_stac.catalog.indexer import gdal_threads_per_worker, index_tree
 from sen2val_stac.config import load_config
 from sen2val_stac.demo.tree import ProductSpec, write_product
-from sen2val_stac.tree.rasters import smallest_level
+from sen2val_stac.tree.rasters import file_checksum, smallest_level
 from sen2val_stac.tree.scan import scan_tree
 
 START = datetime(2017, 1, 1, 6, 36, 11, tzinfo=timezone.utc)
@@ -119,26 +120,32 @@ def rio_stac_loop(tree: Path, out: Path) -> int:
     return len(sources)
 
 
-def _decode(paths: list[str], threads: int | None) -> None:
+def _decode(paths: list[str], threads: int | None, hashed: list[str] | None = None) -> None:
+    """Decode the smallest level of each of ``paths``, then hash each of ``hashed`` (sha2-256)."""
     with rasterio.Env(**({"GDAL_NUM_THREADS": str(threads)} if threads else {})):
         for path in paths:
             with rasterio.open(path) as ds:
                 ds.read(out_shape=(ds.count, *smallest_level(ds)))
+    for path in hashed or []:
+        file_checksum(path)
 
 
-def decode_floor(tree: Path, workers: int, kinds: tuple[str, ...]) -> tuple[float, float]:
+def decode_floor(tree: Path, workers: int, kinds: tuple[str, ...], checksums: bool = False) -> tuple[float, float]:
     """Wall seconds (best layout) and CPU seconds (one process) to decode the smallest level of every
-    raster of these kinds, nothing else."""
+    raster of these kinds (and, with ``checksums``, to hash every raster), nothing else."""
     sources, _ = scan_tree(str(tree))
     per_product = [[f.path for name, f in s.rasters if name.kind in kinds] for s in sources]
+    hashed = [[f.path for _, f in s.rasters] if checksums else [] for s in sources]
     wall, cpu = time.perf_counter(), time.process_time()
-    _decode([p for paths in per_product for p in paths], None)  # one process, GDAL's default threads
+    # one process, GDAL's default threads
+    _decode([p for paths in per_product for p in paths], None, [p for paths in hashed for p in paths])
     one_process, cpu = time.perf_counter() - wall, time.process_time() - cpu
     t = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:  # the indexer's layout: threads, GDAL threads per worker
-        list(pool.map(_decode, per_product, [gdal_threads_per_worker(workers)] * len(per_product)))
+        list(pool.map(_decode, per_product, [gdal_threads_per_worker(workers)] * len(per_product), hashed))
     pooled = time.perf_counter() - t
-    print(f"  decode floor {'+'.join(kinds):26s}: one thread {one_process:6.1f} s, {workers} threads {pooled:6.1f} s",
+    label = "+".join(kinds) + (" + sha2-256" if checksums else "")
+    print(f"  decode floor {label:26s}: one thread {one_process:6.1f} s, {workers} threads {pooled:6.1f} s",
           file=sys.stderr)
     return min(one_process, pooled), cpu
 
@@ -217,14 +224,16 @@ def main() -> None:
         return index_tree(str(tree), str(catalog), config, workers=workers, progress=False)
 
     # Alternate floor and index runs (the machine may be shared): the best of two of each counts.
-    floors, firsts, first_cpus = [], [], []
+    floors, hashed_floors, firsts, first_cpus = [], [], [], []
     for _ in range(2):
         floors.append(decode_floor(tree, args.workers, ("index", "quicklook")))
+        hashed_floors.append(decode_floor(tree, args.workers, ("index", "quicklook"), checksums=True))
         wall, cpu, report = timed(lambda: index(workdir / "catalog", args.workers))
         assert report.items_total == n, report.skipped[:3]
         firsts.append(wall)
         first_cpus.append(cpu)
     floor, floor_cpu = min(f[0] for f in floors), min(f[1] for f in floors)
+    hashed, hashed_cpu = min(f[0] for f in hashed_floors), min(f[1] for f in hashed_floors)
     first, first_cpu = min(firsts), min(first_cpus)
     noop, _, again = timed(lambda: index_tree(str(tree), str(workdir / "catalog"), config, workers=args.workers,
                                               progress=False))
@@ -235,6 +244,7 @@ def main() -> None:
           f" GDAL threads per worker {gdal_threads_per_worker(args.workers)}")
     print(f"{'':34s} {'wall s':>8s} {'products/s':>10s} {'CPU ms/product':>15s}")
     print(f"{'decode floor (raw + quicklook)':34s} {floor:8.1f} {n / floor:10.2f} {1000 * floor_cpu / n:15.0f}")
+    print(f"{'floor + sha2-256 of every raster':34s} {hashed:8.1f} {n / hashed:10.2f} {1000 * hashed_cpu / n:15.0f}")
     print(f"{'decode floor (+ masked JP2)':34s} {floor_all:8.1f} {n / floor_all:10.2f} {1000 * floor_all_cpu / n:15.0f}")
     print(f"{'sen2val-stac index, first run':34s} {first:8.1f} {n / first:10.2f} {1000 * index_cpu / n:15.0f}"
           f"   (runs: {', '.join(f'{f:.1f}' for f in firsts)} s; footprints, statistics, cloud cover,"
@@ -244,6 +254,8 @@ def main() -> None:
     print(f"{'sen2val-stac index, no-op run':34s} {noop:8.2f} {n / noop:10.1f}")
     print(f"index / floor (raw + quicklook): wall {first / floor:.2f}x, CPU {index_cpu / floor_cpu:.2f}x;"
           f" / floor (+ masked JP2): wall {first / floor_all:.2f}x, CPU {index_cpu / floor_all_cpu:.2f}x")
+    print(f"index / floor + sha2-256 (what a checksummed index must do): wall {first / hashed:.2f}x,"
+          f" CPU {index_cpu / hashed_cpu:.2f}x")
     if not args.skip_baseline:
         out = workdir / "rio-stac-catalog"
         shutil.rmtree(out, ignore_errors=True)

@@ -20,7 +20,9 @@ the record, like the rest of rendering). So an ``index`` re-run that re-renders 
 one whose source raster changed gets a fresh record without them (the COG is stale) until the next ``cog``
 run; a no-op ``index`` run writes nothing. Incremental: a COG is rewritten only when its source's checksum
 (or size and update time) or the COG settings change; a no-op run writes nothing. Every COG is written to a
-temporary file renamed into place.
+temporary file renamed into place. The records are streamed from the state (memory stays flat with the
+catalogue); the COGs, their items, then the state are written per batch (:data:`JOB_BATCH`), so a killed first
+run keeps what its finished batches wrote.
 """
 
 from __future__ import annotations
