@@ -27,6 +27,7 @@ run keeps what its finished batches wrote.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -240,16 +241,14 @@ def _safe_write(job: Job, settings: dict[str, Any]) -> tuple[Job, dict[str, Any]
 
 
 def _run_jobs(jobs: list[Job], settings: dict[str, Any]) -> list[tuple[Job, dict[str, Any] | None, str | None]]:
+    """Write ``jobs`` (on the Dask scheduler the caller entered, when more than one)."""
     if len(jobs) <= 1:
         return [_safe_write(j, settings) for j in jobs]
     from dask.base import compute
     from dask.delayed import delayed
 
-    from sen2val_stac.derive.netcdf.export import scheduler
-
-    with scheduler(settings["scheduler"]):
-        results: tuple[Any, ...] = compute(  # type: ignore[no-untyped-call]
-            *[delayed(_safe_write, pure=False)(j, settings) for j in jobs])
+    results: tuple[Any, ...] = compute(  # type: ignore[no-untyped-call]
+        *[delayed(_safe_write, pure=False)(j, settings) for j in jobs])
     return list(results)
 
 
@@ -313,6 +312,7 @@ def _cog_items(store: StateStore, catalog: str, config: dict[str, Any], settings
     """:func:`write_cogs` on an open state: plan over the records (streamed), then per batch of COGs: write
     them, their items, then the state."""
     from sen2val_stac.catalog.parquet import write_parquet
+    from sen2val_stac.derive.netcdf.export import scheduler
 
     indices_rel = str(store.meta("indices_rel"))
     report = CogReport()
@@ -334,20 +334,21 @@ def _cog_items(store: StateStore, catalog: str, config: dict[str, Any], settings
             else:
                 todo.append(job)
     changed = False
-    for start in range(0, len(todo), JOB_BATCH):
-        written: dict[str, list[tuple[Job, dict[str, Any]]]] = {}
-        for job, facts, error in _run_jobs(todo[start:start + JOB_BATCH], settings):
-            if error or facts is None:
-                report.errors.append(error or f"{job.source}: no result")
-                continue
-            written.setdefault(job.item_id, []).append((job, facts))
-            report.written.append(os.path.relpath(job.dest, catalog))
-            kept.add(job.dest)
-        for item_id, results in written.items():
-            report.items_written += _update_item(store, catalog, config, indices_rel, item_id,
-                                                 dropped.pop(item_id, []), results)
-        changed |= bool(written)
-        store.commit()
+    with scheduler(settings["scheduler"]) if len(todo) > 1 else contextlib.nullcontext():  # one cluster, all batches
+        for start in range(0, len(todo), JOB_BATCH):
+            written: dict[str, list[tuple[Job, dict[str, Any]]]] = {}
+            for job, facts, error in _run_jobs(todo[start:start + JOB_BATCH], settings):
+                if error or facts is None:
+                    report.errors.append(error or f"{job.source}: no result")
+                    continue
+                written.setdefault(job.item_id, []).append((job, facts))
+                report.written.append(os.path.relpath(job.dest, catalog))
+                kept.add(job.dest)
+            for item_id, results in written.items():
+                report.items_written += _update_item(store, catalog, config, indices_rel, item_id,
+                                                     dropped.pop(item_id, []), results)
+            changed |= bool(written)
+            store.commit()
     for item_id, keys in dropped.items():
         report.items_written += _update_item(store, catalog, config, indices_rel, item_id, keys, [])
     changed |= bool(dropped)
