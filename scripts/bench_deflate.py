@@ -26,6 +26,7 @@ import numpy as np
 import rasterio
 
 from sen2val_stac.demo.tree import ProductSpec, write_product
+from sen2val_stac.derive.netcdf.encode import ChunkCodec
 
 CHUNK = (8, 256, 256)
 
@@ -41,16 +42,15 @@ def sample_raster(workdir: Path) -> Path:
 
 
 def chunks_of(path: Path) -> list[bytes]:
-    """The shuffled bytes of every whole NetCDF chunk of one 1024-px row of ``path``."""
+    """The shuffled bytes of every whole NetCDF chunk of one 1024-px row of ``path`` (the exporter's own
+    :meth:`ChunkCodec.filtered`)."""
     with rasterio.open(path) as src:
         row = src.read(1, window=((0, 1024), (0, src.width)))
+    codec = ChunkCodec(CHUNK, row.dtype, 0, shuffle=True, level=1)
     block = np.broadcast_to(row, (CHUNK[0], *row.shape))
-    out = []
-    for y in range(0, row.shape[0] - CHUNK[1] + 1, CHUNK[1]):
-        for x in range(0, row.shape[1] - CHUNK[2] + 1, CHUNK[2]):
-            part = np.ascontiguousarray(block[:, y:y + CHUNK[1], x:x + CHUNK[2]])
-            out.append(part.view(np.uint8).reshape(-1, 2).T.tobytes())
-    return out
+    return [codec.filtered(block[:, y:y + CHUNK[1], x:x + CHUNK[2]])
+            for y in range(0, row.shape[0] - CHUNK[1] + 1, CHUNK[1])
+            for x in range(0, row.shape[1] - CHUNK[2] + 1, CHUNK[2])]
 
 
 def best_time(compress: Callable[[bytes], bytes | bytearray], chunks: list[bytes],

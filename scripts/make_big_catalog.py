@@ -3,7 +3,8 @@
 
 No raster is read: the demo's indexer records are cloned with new dates and tiles and rendered
 through the same code as `sen2val-stac index` (sen2val_stac.catalog.render), so the files are real catalogue
-files; the records are stored as the indexer's state (for the steps that read it, such as `cog`). Used by the derivation benchmarks.
+files; the records are stored as the indexer's state (for the steps that read it, such as `cog`). Used by
+the derivation benchmarks.
 
     python scripts/make_big_catalog.py /tmp/big --items 10000
 """
@@ -57,8 +58,8 @@ def make(workdir: Path, n_items: int) -> Path:
         for recs in by_index.values():
             for rec in recs:
                 store.put(rec)
-        for key in ("render", "indices_rel"):
-            store.set_meta(key, indices_rel if key == "indices_rel" else str(demo_state.meta(key)))
+        store.set_meta("render", str(demo_state.meta("render")))
+        store.set_meta("indices_rel", indices_rel)
         store.commit()
     write_parquet(out)
     return out

@@ -153,7 +153,7 @@ def test_vanished_item_loses_its_cogs(demo, tmp_path) -> None:
 def test_killed_run_keeps_its_finished_batches_and_a_failed_rewrite_keeps_the_old_cog(demo, tmp_path,
                                                                                        monkeypatch) -> None:
     import sen2val_stac.derive.cog as cog_module
-    from sen2val_stac.catalog.state import load_state
+    from sen2val_stac.catalog.state import StateStore, load_state
 
     catalog = _copy(demo, tmp_path)
     config = _config()
@@ -182,8 +182,6 @@ def test_killed_run_keeps_its_finished_batches_and_a_failed_rewrite_keeps_the_ol
     # a source that changed and whose new COG fails: the item keeps its old COG file, nothing is deleted
     item_path = catalog / ITEM
     view = item_path.parent / json.loads(item_path.read_text())["assets"]["visual"]["href"]
-    from sen2val_stac.catalog.state import StateStore
-
     with StateStore.open(str(catalog)) as store:
         record = store.get("NDVI_40KCB_20220104")
         record["cog"]["visual"]["digest"] = "stale"

@@ -113,9 +113,9 @@ def cog_file(item_id: str, key: str) -> str:
 
 def plan(record: dict[str, Any], settings: dict[str, Any], catalog_dir: str, indices_rel: str) -> list[Job]:
     """The COGs a record should have under ``settings``; sources found where the items link them (``indices_rel``)."""
-    from sen2val_stac.catalog.render import Layout, tree_path
+    from sen2val_stac.catalog.render import tree_path
 
-    folder = os.path.join(catalog_dir, os.path.dirname(Layout.item(record["index"], record["tile"], record["item_id"])))
+    folder = _item_folder(catalog_dir, record)
     jobs = []
     quicklooks = [a for a in record["assets"] if a["kind"] == "quicklook"]
     view = next((a for a in quicklooks if a["key"] == "quicklook"), quicklooks[0] if quicklooks else None)
@@ -322,13 +322,14 @@ def _cog_items(store: StateStore, catalog: str, config: dict[str, Any], settings
     for record in store.records():
         jobs = plan(record, settings, catalog, indices_rel)
         entries = record.get("cog") or {}
+        folder = _item_folder(catalog, record)
         for key in sorted(set(entries) - {j.key for j in jobs}):
-            _remove(os.path.join(_item_folder(catalog, record), entries[key]["file"]))
+            _remove(os.path.join(folder, entries[key]["file"]))
             dropped.setdefault(record["item_id"], []).append(key)
             report.removed.append(f"{record['item_id']} {key}")
         for job in jobs:
             if job.key in entries:  # current, or stale but still the item's until rewritten
-                kept.add(os.path.join(os.path.dirname(job.dest), entries[job.key]["file"]))
+                kept.add(os.path.join(folder, entries[job.key]["file"]))
             if _is_current(entries.get(job.key), job):
                 report.unchanged += 1
             else:

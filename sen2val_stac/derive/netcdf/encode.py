@@ -277,18 +277,21 @@ class ChunkCodec:
     shuffle: bool
     level: int
 
-    def encode(self, block: np.ndarray[Any, Any]) -> bytearray:
-        """The stored bytes of ``block`` (an edge chunk is padded to the full chunk with the fill value, as
-        HDF5 stores it): the byte planes of the values in file byte order if shuffled, deflated in zlib format by
-        libdeflate at the dataset's level (inflated by HDF5's zlib like its own output; smaller than zlib's at the
-        same level and several times faster, docs/performance.md)."""
+    def filtered(self, block: np.ndarray[Any, Any]) -> bytes:
+        """The bytes of ``block`` before deflate (an edge chunk is padded to the full chunk with the fill value,
+        as HDF5 stores it): the byte planes of the values in file byte order if shuffled."""
         if block.shape == self.shape:
             full = np.ascontiguousarray(block, dtype=self.dtype)
         else:
             full = np.full(self.shape, self.fill, dtype=self.dtype)
             full[tuple(slice(0, n) for n in block.shape)] = block
-        raw = full.view(np.uint8).reshape(-1, self.dtype.itemsize).T.tobytes() if self.shuffle else full.tobytes()
-        return deflate.zlib_compress(raw, self.level)
+        return full.view(np.uint8).reshape(-1, self.dtype.itemsize).T.tobytes() if self.shuffle else full.tobytes()
+
+    def encode(self, block: np.ndarray[Any, Any]) -> bytearray:
+        """The stored bytes of ``block``: :meth:`filtered`, deflated in zlib format by libdeflate at the dataset's
+        level (inflated by HDF5's zlib like its own output; smaller than zlib's at the same level and several
+        times faster, docs/performance.md)."""
+        return deflate.zlib_compress(self.filtered(block), self.level)
 
 
 def chunk_codec(dset: Any) -> ChunkCodec | None:
