@@ -103,7 +103,9 @@ def test_demo_item_contents(demo) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         with rasterio.open(thumb) as ds:
-            assert ds.driver == "PNG" and ds.count == 4
+            assert ds.driver == "PNG" and ds.count == 4 and max(ds.shape) == 256
+            pixels = ds.read()  # the whole deflate stream inflates
+    assert pixels[3].max() == 255 and pixels[:3].std() > 0
     coll = json.loads((catalog / "ndvi/collection.json").read_text())
     assert coll["extent"]["temporal"]["interval"] == [["2022-01-04T06:36:11Z", "2022-11-12T07:09:11Z"]]
     west, south, east, north = coll["extent"]["spatial"]["bbox"][0]

@@ -91,15 +91,21 @@ def _settings(config: dict[str, Any], catalog_dir: str, source: ItemSource) -> E
     }
 
 
+# Never fewer: with GDAL_NUM_THREADS=1, GDAL's JPEG2000 driver gives each tile's OpenJPEG codec one thread of
+# its own, so a 10 m raster (121 tiles of 1024 px) starts and joins 121 threads per read (measured with strace).
+MIN_GDAL_THREADS = 2
+
+
 def gdal_threads_per_worker(workers: int) -> int | None:
-    """GDAL decoding threads for each of ``workers`` parallel readers: the cores left to each, at least 1.
+    """GDAL decoding threads for each of ``workers`` parallel readers: the cores left to each, at least
+    :data:`MIN_GDAL_THREADS`.
 
     Measured (docs/performance.md): GDAL's JPEG2000 driver decodes on every core by default, so worker
     processes that each start decoding threads only compete. ``GDAL_NUM_THREADS`` set by the user wins (None).
     """
     if os.environ.get("GDAL_NUM_THREADS"):
         return None
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    return max(MIN_GDAL_THREADS, (os.cpu_count() or 1) // max(1, workers))
 
 
 @contextlib.contextmanager
@@ -146,7 +152,8 @@ def _extract_all(todo: Iterable[ItemSource], config: dict[str, Any], catalog_dir
         for source in todo:
             kept(source, extract_safe(source, _settings(config, catalog_dir, source)))
         return
-    threads = 1 if scheduler and not os.environ.get("GDAL_NUM_THREADS") else gdal_threads_per_worker(workers)
+    threads = MIN_GDAL_THREADS if scheduler and not os.environ.get("GDAL_NUM_THREADS") \
+        else gdal_threads_per_worker(workers)
     with _executor(workers, scheduler) as (pool, slots):
         window = 4 * slots
         pending: dict[Future[Outcome], ItemSource] = {}
