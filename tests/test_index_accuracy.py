@@ -160,3 +160,19 @@ def test_masked_rasters_decoded_only_without_quicklook(indexed, monkeypatch: pyt
     assert sum(name.endswith("_NDVI.jp2") for name in decoded) == 2
     # The partial swath's cloud cover is the share of the swath, not of the tile.
     assert 5 < records["partial"]["cloud_cover"] < 60
+
+
+@pytest.mark.parametrize("shape_px", [(500, 500), (458, 457), (19, 19)])
+def test_full_tile_outline_is_what_tracing_gives(shape_px: tuple[int, int]) -> None:
+    """A sample with every pixel valid skips the sieve and tracing: its outline is the traced polygon, vertex for vertex."""
+    from affine import Affine
+    from rasterio.features import shapes
+
+    from sen2val_stac.tree.footprint import valid_polygon
+
+    transform = (219.6, 0.0, 300000.0, 0.0, -219.6, 7700020.0)
+    valid = np.ones(shape_px, dtype=bool)
+    (traced, _), = shapes(valid.astype(np.uint8), mask=valid, transform=Affine(*transform), connectivity=8)
+    assert list(valid_polygon(valid, transform).exterior.coords) == [tuple(p) for p in traced["coordinates"][0]]
+    valid[0, 0] = False  # one pixel short of full: traced (the corner notch is below the sieve, so the outline stays)
+    assert valid_polygon(valid, transform).area == pytest.approx(shape_px[0] * shape_px[1] * 219.6**2, rel=1e-6)

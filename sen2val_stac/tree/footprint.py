@@ -32,6 +32,9 @@ def valid_polygon(valid: np.ndarray, transform: tuple[float, ...], min_pixels: i
     if not valid.any():
         raise EmptyFootprint("raster holds no valid pixel")
     t = Affine(*transform[:6])
+    if valid.all():  # a tile inside the swath (the common case): its outline, as tracing would give it
+        rows, cols = valid.shape
+        return Polygon([t @ (0, 0), t @ (0, rows), t @ (cols, rows), t @ (cols, 0)])
     # Sieve specks of either class (lossy-compression noise at swath edges) before tracing.
     sieve_px = max(min_pixels, valid.size // SIEVE_FRACTION)
     valid = sieve(valid.astype(np.uint8), size=sieve_px, connectivity=8).astype(bool)
