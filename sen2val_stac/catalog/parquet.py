@@ -24,8 +24,11 @@ from sen2val_stac.core.atomic import temp_prefix
 
 T = TypeVar("T")
 
-# Items parsed to Arrow at a time (one record batch, one row group of the file).
+# Items of one record batch (one row group of the file).
 BATCH_ITEMS = 1000
+# Items parsed (and converted to Arrow) at a time: a batch is built in parts, so the peak memory is that of a
+# part of the heaviest items (~2 MB of JSON), not of a whole batch of them.
+PART_ITEMS = 250
 
 
 def parquet_path(catalog_dir: str | os.PathLike[str]) -> Path:
@@ -46,41 +49,67 @@ def is_stale(catalog_dir: str | os.PathLike[str]) -> bool:
     return not path.exists() or path.stat().st_mtime_ns < _catalogue_mtime(Path(catalog_dir))
 
 
-def _item_batches(catalog_dir: Path, convert: Callable[[list[dict[str, Any]]], T]) -> Iterator[T]:
-    """``convert`` of the catalogue's items (in :func:`iter_items` order), ``BATCH_ITEMS`` at a time.
+def _item_parts(catalog_dir: Path, convert: Callable[[list[dict[str, Any]]], T]) -> Iterator[T]:
+    """``convert`` of the catalogue's items (in :func:`iter_items` order), ``PART_ITEMS`` at a time.
 
-    The parsed items of a batch (~16 MB) are dropped before the next batch is read, so one batch is alive at a
-    time: a generator yielding the batches themselves would keep the previous one while building the next.
+    The parsed items of a part are dropped before the next part is read, and so is the part's result once
+    taken, so one part is alive at a time: a generator yielding the parts themselves would keep the previous
+    one while building the next.
     """
     items = (ref.item for ref in iter_items(catalog_dir))
     while True:
-        batch = list(itertools.islice(items, BATCH_ITEMS))
-        if not batch:
+        part = list(itertools.islice(items, PART_ITEMS))
+        if not part:
             return
-        result = convert(batch)
-        del batch
+        result = convert(part)
+        del part
         yield result
+        del result
+
+
+def _record_batches(catalog_dir: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The items as record batches of ``BATCH_ITEMS`` rows, each converted part by part and combined."""
+    parts = _item_parts(catalog_dir, lambda items: stac_items_to_arrow(items, schema=schema))
+    while chunk := list(itertools.islice(parts, BATCH_ITEMS // PART_ITEMS)):
+        table = pa.Table.from_batches(chunk)
+        del chunk
+        batch = table.combine_chunks().to_batches()[0]
+        del table
+        yield batch
+        del batch
+
+
+def _reader(batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+    """A reader of ``batches`` (one at least), with the schema of the first, which is not kept once read."""
+    head = [next(batches)]
+    schema = head[0].schema
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        yield head.pop()
+        yield from batches
+
+    return pa.RecordBatchReader.from_batches(schema, stream())
 
 
 def _schema(catalog_dir: Path) -> InferredSchema | None:
-    """The Arrow schema of every item, inferred batch by batch (None: no item).
+    """The Arrow schema of every item, inferred part by part and unified (None: no item).
 
-    For a catalogue of one batch it is the schema inferred from all items at once (the same parquet bytes).
+    It is the schema inferred from all items at once (the same parquet bytes as one batch of them).
     """
     schema = InferredSchema()
 
-    def update(batch: list[dict[str, Any]]) -> int:
-        schema.update_from_items(batch)
-        return len(batch)
+    def update(part: list[dict[str, Any]]) -> int:
+        schema.update_from_items(part)
+        return len(part)
 
-    return schema if sum(_item_batches(catalog_dir, update)) else None
+    return schema if sum(_item_parts(catalog_dir, update)) else None
 
 
 def write_parquet(catalog_dir: str | os.PathLike[str]) -> Path:
     """(Re)build the parquet index from the static JSON, atomically; return its path.
 
-    Two passes over the item files, one batch of items in memory at a time: the schema of all items, then
-    the record batches written with it. Memory stays flat with the number of items.
+    Two passes over the item files, one part of the items parsed at a time: the schema of all items, then
+    the record batches written with it (the batch being built in memory, plus the one being written).
     """
     catalog_dir = Path(catalog_dir)
     schema = _schema(catalog_dir)
@@ -89,10 +118,7 @@ def write_parquet(catalog_dir: str | os.PathLike[str]) -> Path:
     os.close(fd)
     try:
         if schema is not None:
-            inner = schema.inner
-            batches = _item_batches(catalog_dir, lambda batch: stac_items_to_arrow(batch, schema=inner))
-            first = next(batches)
-            sga.to_parquet(pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches)), tmp)
+            sga.to_parquet(_reader(_record_batches(catalog_dir, schema.inner)), tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         else:
