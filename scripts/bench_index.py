@@ -13,7 +13,7 @@ Measured in the same run, side by side:
   smallest resolution level, nothing else; on the indexer's own process/thread layout and, separately,
   in one process with GDAL's default threads (the lower counts). Also the floor of all three rasters, and
   the floor of a checksummed index: the same decodes plus the sha2-256 of every raster (``file:checksum``);
-- ``sen2val-stac index`` first run and no-op re-run;
+- ``sen2val-stac index`` first run (also with ``checksum: none``) and no-op re-run;
 - the rio-stac + pystac loop (one ``create_stac_item`` per raster, assets merged, ``catalog.save``).
 
 CPU per product is counted in one process (GDAL's threads included), so it holds on a busy machine.
@@ -157,18 +157,24 @@ def timed(fn: Any) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
+def _peak_mib() -> float:
+    """This process's own peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries the parent's high-water
+    mark over fork + exec, so a child of a parent that grew reports the parent's peak."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
+
 def _memory_child(tree: str, catalog: str, scheduler: str | None) -> None:
     """Index ``tree`` in this (fresh) process and print its peak resident memory as JSON."""
     import json
-    import resource
 
     products = sum(len(os.listdir(tile)) for tile in Path(tree).glob("*/*"))  # the indexer lists the tree itself
-    after_scan = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after_scan = _peak_mib()
     t = time.perf_counter()
     report = index_tree(tree, catalog, load_config(None), workers=os.cpu_count(), progress=False, scheduler=scheduler)
     print(json.dumps({"products": products, "items": report.items_total, "seconds": time.perf_counter() - t,
                       "rss_after_scan_mib": after_scan,
-                      "rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_peak_mib": _peak_mib()}))
 
 
 def coordinator_memory(workdir: Path, counts: list[int], resolution: float, dask: bool = True) -> None:
@@ -219,12 +225,14 @@ def main() -> None:
     n = args.products
     config = load_config(None)
 
-    def index(catalog: Path, workers: int) -> Any:
+    unhashed = {**config, "checksum": "none"}
+
+    def index(catalog: Path, workers: int, cfg: dict[str, Any] = config) -> Any:
         shutil.rmtree(catalog, ignore_errors=True)
-        return index_tree(str(tree), str(catalog), config, workers=workers, progress=False)
+        return index_tree(str(tree), str(catalog), cfg, workers=workers, progress=False)
 
     # Alternate floor and index runs (the machine may be shared): the best of two of each counts.
-    floors, hashed_floors, firsts, first_cpus = [], [], [], []
+    floors, hashed_floors, firsts, first_cpus, nosums = [], [], [], [], []
     for _ in range(2):
         floors.append(decode_floor(tree, args.workers, ("index", "quicklook")))
         hashed_floors.append(decode_floor(tree, args.workers, ("index", "quicklook"), checksums=True))
@@ -232,9 +240,11 @@ def main() -> None:
         assert report.items_total == n, report.skipped[:3]
         firsts.append(wall)
         first_cpus.append(cpu)
+        nosums.append(timed(lambda: index(workdir / "catalog-nosum", args.workers, unhashed))[:2])
     floor, floor_cpu = min(f[0] for f in floors), min(f[1] for f in floors)
     hashed, hashed_cpu = min(f[0] for f in hashed_floors), min(f[1] for f in hashed_floors)
     first, first_cpu = min(firsts), min(first_cpus)
+    nosum, nosum_cpu = min(w for w, _ in nosums), min(c for _, c in nosums)
     noop, _, again = timed(lambda: index_tree(str(tree), str(workdir / "catalog"), config, workers=args.workers,
                                               progress=False))
     assert again.files_written == 0
@@ -249,6 +259,8 @@ def main() -> None:
     print(f"{'sen2val-stac index, first run':34s} {first:8.1f} {n / first:10.2f} {1000 * index_cpu / n:15.0f}"
           f"   (runs: {', '.join(f'{f:.1f}' for f in firsts)} s; footprints, statistics, cloud cover,"
           " sha2-256 checksums, thumbnails)")
+    print(f"{'  same, checksum: none':34s} {nosum:8.1f} {n / nosum:10.2f} {1000 * nosum_cpu / n:15.0f}"
+          f"   (runs: {', '.join(f'{w:.1f}' for w, _ in nosums)} s; CPU of the {args.workers}-thread run)")
     print(f"{'  same, in one thread':34s} {one_wall:8.1f} {n / one_wall:10.2f}   (GDAL's default threads)")
     print(f"CPU of the {args.workers}-thread first run: {1000 * first_cpu / n:.0f} ms/product")
     print(f"{'sen2val-stac index, no-op run':34s} {noop:8.2f} {n / noop:10.1f}")
@@ -256,6 +268,8 @@ def main() -> None:
           f" / floor (+ masked JP2): wall {first / floor_all:.2f}x, CPU {index_cpu / floor_all_cpu:.2f}x")
     print(f"index / floor + sha2-256 (what a checksummed index must do): wall {first / hashed:.2f}x,"
           f" CPU {index_cpu / hashed_cpu:.2f}x")
+    print(f"index with checksum: none / floor (raw + quicklook): wall {nosum / floor:.2f}x,"
+          f" CPU {nosum_cpu / floor_cpu:.2f}x (2-thread runs' CPU against the one-thread floor's)")
     if not args.skip_baseline:
         out = workdir / "rio-stac-catalog"
         shutil.rmtree(out, ignore_errors=True)
