@@ -32,7 +32,9 @@ def valid_polygon(valid: np.ndarray, transform: tuple[float, ...], min_pixels: i
     if not valid.any():
         raise EmptyFootprint("raster holds no valid pixel")
     t = Affine(*transform[:6])
-    if valid.all():  # a tile inside the swath (the common case): its outline, as tracing would give it
+    # A tile inside the swath (the common case): its outline, as tracing would give it. Samples smaller than
+    # ``min_pixels`` still take the path below, which treats them as before.
+    if valid.size >= min_pixels and valid.all():
         rows, cols = valid.shape
         return Polygon([t @ (0, 0), t @ (0, rows), t @ (cols, rows), t @ (cols, 0)])
     # Sieve specks of either class (lossy-compression noise at swath edges) before tracing.
