@@ -100,3 +100,22 @@ def test_json_is_read_as_the_standard_library_reads_it(tmp_path: Path) -> None:
     doc, reason = try_read_json(broken)
     assert doc is None and reason is not None and reason.startswith("not readable JSON")
     assert try_read_json(tmp_path / "missing.json") == (None, "linked file does not exist")
+
+
+def test_index_collections_are_streamed_as_json_reads_them(tmp_path: Path) -> None:
+    """iter_items reads a collection's item links as a stream: the same items as the whole document gives,
+    whatever the key order, with a document the streaming parser refuses (NaN) read whole, and a collection
+    without ``sen2chain:index`` ignored."""
+    root = build(tmp_path / "stac")
+    coll_file = root / "ndvi" / "collection.json"
+    doc = json.loads(coll_file.read_text())
+    expected = ["NDVI_40KCB_20220101", "NDVI_40KCB_20220102"]
+    index_last = {k: v for k, v in doc.items() if k != "sen2chain:index"} | {"sen2chain:index": "NDVI"}
+    for variant in (index_last, doc | {"nodata": float("nan")}):
+        coll_file.write_text(json.dumps(variant))
+        assert [ref.id for ref in iter_items(root)] == expected
+    coll_file.write_text(json.dumps({k: v for k, v in doc.items() if k != "sen2chain:index"}))
+    assert list(iter_items(root)) == []
+    coll_file.write_text(json.dumps(doc)[:-40])
+    with pytest.raises(ValueError):
+        list(iter_items(root))

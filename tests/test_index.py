@@ -413,16 +413,31 @@ def test_collection_doi_declares_scientific_extension(demo, tmp_path, schemas_di
     _validate(out, schemas_dir)
 
 
-def test_collection_dict_links_items_as_pystac_does(demo) -> None:
-    """collection_dict writes the item links itself (memory); they must be what pystac's Links give."""
-    from sen2val_stac.catalog.render import build_collection, collection_dict
+def test_collection_file_is_pystacs_collection_dumped(demo) -> None:
+    """The collection file is streamed (item links spilled to disk as the records pass); its bytes must be
+    pystac's whole collection, links included, as dump_json writes it."""
+    from sen2val_stac.catalog.collection_file import ItemLinks, collection_chunks
+    from sen2val_stac.catalog.render import CollectionFacts, build_collection
     from sen2val_stac.catalog.state import load_state
+    from sen2val_stac.core.atomic import dump_json
 
     catalog, _ = demo
     records = sorted((r for r in load_state(str(catalog))["items"].values() if r["index"] == "NDVI"),
                      key=lambda r: r["item_id"])
+    assert len(records) == 10
     for overrides in ({}, {"root_href": "https://data.example.org/stac/", "doi": {"NDVI": "10.5281/zenodo.1"}}):
         config = {**load_config(None), **overrides}
-        ours = collection_dict("NDVI", records, config)
-        assert ours == build_collection("NDVI", records, config).to_dict(transform_hrefs=False)
-        assert sum(link["rel"] == "item" for link in ours["links"]) == len(records) == 10
+        places = [(r["tile"], r["item_id"]) for r in records]
+        expected = dump_json(build_collection("NDVI", records, config, places).to_dict(transform_hrefs=False))
+        for count in (1, len(records)):  # one link, and several
+            facts = CollectionFacts.of("NDVI", records[:count])
+            with ItemLinks("NDVI", config.get("root_href")) as links:
+                for tile, item_id in places[:count]:
+                    links.add(tile, item_id)
+                ours = b"".join(collection_chunks(facts, config, links))
+            whole = dump_json(build_collection("NDVI", records[:count], config, places[:count]).to_dict(
+                transform_hrefs=False))
+            assert ours == whole
+        assert whole == expected
+    assert (catalog / "ndvi" / "collection.json").read_bytes() == dump_json(build_collection(
+        "NDVI", records, load_config(None), places).to_dict(transform_hrefs=False))

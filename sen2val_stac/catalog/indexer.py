@@ -18,12 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sen2val_stac import __version__
+from sen2val_stac.catalog.collection_file import ItemLinks, collection_chunks
 from sen2val_stac.catalog.parquet import is_stale, write_parquet
-from sen2val_stac.catalog.render import CollectionFacts, Layout, collection_dict, item_dict
+from sen2val_stac.catalog.render import CollectionFacts, Layout, item_dict
 from sen2val_stac.catalog.root import write_root_catalog
 from sen2val_stac.catalog.state import StateStore, load_state
 from sen2val_stac.core import constants as C
-from sen2val_stac.core.atomic import dump_json, remove_leftovers, write_atomic, write_if_changed, write_json
+from sen2val_stac.core.atomic import (
+    dump_json,
+    remove_leftovers,
+    write_atomic,
+    write_chunks_atomic,
+    write_if_changed,
+    write_json,
+)
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import templates_dir
 from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, Outcome, extract_safe
@@ -183,7 +191,7 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Todo:
     """A product folder to read (its source is listed again when its turn comes: sources are not held)."""
 
@@ -249,14 +257,15 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
     kept = store.kept()
     old_failed = store.failed()
     scan_skips: list[Skip] = []
-    present: set[str] = set()
+    present: set[str] = set()  # the ids of kept or failed items still in the tree (not of new ones: memory)
     failed_at: dict[str, tuple[str, str, str]] = {}  # index, tile, folder of the products that could not be indexed
     dropped: set[str] = set()  # indexed before, failed now
     todo: list[_Todo] = []
     for source in iter_tree(indices_dir, scan_skips):
-        present.add(source.item_id)
-        fp = source.fingerprint()
         old = kept.get(source.item_id)
+        if old or source.item_id in old_failed:
+            present.add(source.item_id)
+        fp = source.fingerprint()
         if old and old.fp == fp and old.record_version == RECORD_VERSION:
             continue
         if old_failed.get(source.item_id, {}).get("fp") == fp:
@@ -264,7 +273,7 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
             continue
         todo.append(_Todo(source.index, source.tile, source.folder, source.item_id))
 
-    fresh: set[str] = set()
+    fresh: set[str] = set()  # kept items read again (new items are all written)
 
     def keep(source: ItemSource, outcome: Outcome) -> None:
         status, value, _ = outcome
@@ -272,7 +281,8 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
             if cogs := _kept_cogs(value, store.get(source.item_id) if source.item_id in kept else None):
                 value["cog"] = cogs  # another file of the product changed: the COGs of unchanged rasters stay
             store.put(value)
-            fresh.add(source.item_id)
+            if source.item_id in kept:
+                fresh.add(source.item_id)
         else:
             store.put_failed(source.item_id, {"fp": source.fingerprint(), **value})
             failed_at[source.item_id] = (source.index, source.tile, source.folder)
@@ -298,13 +308,19 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
     indices_rel = os.path.relpath(indices_dir, catalog_dir).replace(os.sep, "/")
     signature = render_signature(config, indices_rel)
     rerender_all = signature != store.meta("render")
-    by_index: dict[str, CollectionFacts] = {}
+    by_index: dict[str, tuple[CollectionFacts, ItemLinks]] = {}
+    links_files = contextlib.ExitStack()
     record_skips: list[dict[str, str]] = []
     for record in store.records():
         item_id = record["item_id"]
-        by_index.setdefault(record["index"], CollectionFacts(record["index"])).add(record)
+        if (collection := by_index.get(record["index"])) is None:
+            collection = by_index[record["index"]] = (
+                CollectionFacts(record["index"]),
+                links_files.enter_context(ItemLinks(record["index"], config.get("root_href"))))
+        collection[0].add(record)
+        collection[1].add(record["tile"], item_id)
         path = os.path.join(catalog_dir, Layout.item(record["index"], record["tile"], item_id))
-        if (item_id in fresh or rerender_all or not os.path.exists(path)) \
+        if (item_id in fresh or item_id not in kept or rerender_all or not os.path.exists(path)) \
                 and write_json(path, item_dict(record, config, indices_rel)):
             report.files_written += 1
             (report.updated if item_id in kept else report.added).append(item_id)
@@ -316,9 +332,11 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
         report.items_total += 1
     report.unchanged = report.items_total - len(report.added) - len(report.updated)
 
-    for index, facts in sorted(by_index.items()):
-        coll_path = os.path.join(catalog_dir, Layout.collection(index))
-        report.files_written += write_json(coll_path, collection_dict(index, facts, config))
+    with links_files:
+        for index, (facts, links) in sorted(by_index.items()):
+            coll_path = os.path.join(catalog_dir, Layout.collection(index))
+            report.files_written += write_chunks_atomic(coll_path, collection_chunks(facts, config, links),
+                                                        keep_if_equal=True)
     for index in {k.index for k in kept.values()} - set(by_index):
         _remove(os.path.join(catalog_dir, Layout.collection(index)))
     report.files_written += write_root_catalog(catalog_dir, config)

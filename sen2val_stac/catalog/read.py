@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
+import ijson
 import orjson
 
 from sen2val_stac.catalog.sen2chain_fields import INDEX, TILE
@@ -113,7 +114,11 @@ class CatalogRoot:
     def linked(self, base_file: Path, doc: Any, *rels: str) -> Iterator[tuple[str, Path | None]]:
         """``(href, local file or None)`` of every link of ``doc`` whose relation is one of ``rels``, in order."""
         links = doc.get("links") if isinstance(doc, dict) else None
-        for link in links if isinstance(links, list) else []:
+        return self.among(base_file, links if isinstance(links, list) else [], *rels)
+
+    def among(self, base_file: Path, links: Iterable[Any], *rels: str) -> Iterator[tuple[str, Path | None]]:
+        """Like :meth:`linked`, for the links of ``base_file`` given one at a time."""
+        for link in links:
             if isinstance(link, dict) and link.get("rel") in rels:
                 href = link.get("href")
                 if isinstance(href, str) and href:
@@ -243,14 +248,36 @@ def _children(root: CatalogRoot) -> list[Path]:
     return [root.require(root.file, href) for href, _ in root.linked(root.file, root.document, "child")]
 
 
+def _collection_links(path: Path) -> Iterable[Any] | None:
+    """The links of the index collection in ``path`` (one holding ``sen2chain:index``), None for another.
+
+    The file is read as a stream (ijson): a collection linking 100,000 items is never held whole. A document
+    the streaming parser refuses (``NaN``) is read whole, with the errors of :func:`read_json`.
+    """
+    try:
+        with open(path, "rb") as f:
+            # the whole document is parsed (not stopped at the key), so the stream of its links cannot fail
+            keys = [value for prefix, event, value in ijson.parse(f) if prefix == "" and event == "map_key"]
+        if INDEX not in keys:
+            return None
+    except ijson.JSONError:
+        doc = read_json(path)
+        links = doc.get("links") if INDEX in doc else None
+        return None if links is None else links if isinstance(links, list) else []
+    return _streamed_links(path)
+
+
+def _streamed_links(path: Path) -> Iterator[Any]:
+    with open(path, "rb") as f:
+        yield from ijson.items(f, "links.item", use_float=True)
+
+
 def iter_items(catalog_dir: str | os.PathLike[str]) -> Iterator[ItemRef]:
-    """Every item of every index collection (collections holding ``sen2chain:index``)."""
+    """Every item of every index collection (collections holding ``sen2chain:index``), one at a time."""
     root = open_root(catalog_dir)
     for coll_path in _children(root):
-        coll = read_json(coll_path)
-        if INDEX not in coll:
-            continue
-        for href, _ in root.linked(coll_path, coll, "item"):
+        links = _collection_links(coll_path)
+        for href, _ in root.among(coll_path, links or [], "item"):
             path = root.require(coll_path, href)
             yield ItemRef(path, read_json(path))
 

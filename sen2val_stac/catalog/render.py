@@ -277,13 +277,14 @@ def _asset_order(key: str) -> tuple[bool, bool, str]:
 class CollectionFacts:
     """What a collection says of its items, gathered one record at a time (:meth:`add`).
 
-    Memory: the item links (tile and id) and a few running values per collection, never the records, so a
-    collection of 100,000 items is summarised while the records stream past.
+    Memory: a few running values per collection, never the records nor the item links (written by
+    :mod:`~sen2val_stac.catalog.collection_file`), so a collection of 100,000 items is summarised while the
+    records stream past.
     """
 
     def __init__(self, index: str) -> None:
         self.index = index
-        self.items: list[tuple[str, str]] = []  # (tile, item id), in the order added (sorted by item id)
+        self.count = 0
         self.first: str | None = None
         self.last: str | None = None
         self._west = self._south = float("inf")
@@ -312,7 +313,7 @@ class CollectionFacts:
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Count one item record in."""
-        self.items.append((record["tile"], record["item_id"]))
+        self.count += 1
         when = record["datetime"]
         self.first = when if self.first is None or when < self.first else self.first
         self.last = when if self.last is None or when > self.last else self.last
@@ -386,11 +387,11 @@ def _set_summaries(coll: pystac.Collection, facts: CollectionFacts) -> None:
 
 
 def build_collection(index: str, records: Iterable[Mapping[str, Any]] | CollectionFacts,
-                     config: dict[str, Any], item_links: bool = True) -> pystac.Collection:
-    """The collection of ``index`` from all its item records (sorted by item id), or their :class:`CollectionFacts`;
-    without its item links when ``item_links`` is false."""
+                     config: dict[str, Any], item_links: Iterable[tuple[str, str]] = ()) -> pystac.Collection:
+    """The collection of ``index`` from all its item records (sorted by item id), or their :class:`CollectionFacts`,
+    linking the items of ``item_links`` (tile, item id), in that order."""
     facts = CollectionFacts.of(index, records)
-    if not facts.items or facts.first is None or facts.last is None:
+    if not facts.count or facts.first is None or facts.last is None:
         raise ValueError(f"collection {index}: no item")
     definition = index_definition(index)
     base = load_json("collection.json")
@@ -423,32 +424,13 @@ def build_collection(index: str, records: Iterable[Mapping[str, Any]] | Collecti
         ("root", C.CATALOG_FILE, media_types.JSON, catalog_title),
         ("parent", C.CATALOG_FILE, media_types.JSON, catalog_title),
         ("license", f"https://spdx.org/licenses/{config['license']}.html", media_types.HTML, config["license"]),
-        *[("item", Layout.item(index, tile, item_id), media_types.GEOJSON, None)
-          for tile, item_id in (facts.items if item_links else [])],
+        *[("item", Layout.item(index, tile, item_id), media_types.GEOJSON, None) for tile, item_id in item_links],
     )
     doi = (config.get("doi") or {}).get(index)
     if doi:  # also adds the extension's "cite-as" link to https://doi.org/<doi>
         ScientificExtension.ext(coll, add_if_missing=True).doi = doi
     coll.stac_extensions.sort()
     return coll
-
-
-def collection_dict(index: str, records: Iterable[Mapping[str, Any]] | CollectionFacts,
-                    config: dict[str, Any]) -> dict[str, Any]:
-    """The collection of ``index`` as JSON-ready data (see :func:`build_collection`).
-
-    The item links are written as plain dicts (what pystac's ``Link.to_dict`` gives), right after the licence
-    link where pystac puts them: a pystac Link per item would cost about 1.5 KB each, 150 MB for 100,000 items.
-    """
-    facts = CollectionFacts.of(index, records)
-    data = build_collection(index, facts, config, item_links=False).to_dict(transform_hrefs=False)
-    links: list[dict[str, Any]] = data["links"]
-    at = next(i for i, link in enumerate(links) if link["rel"] == "license") + 1
-    root_href = config.get("root_href")
-    from_file = Layout.collection(index)
-    links[at:at] = [{"rel": "item", "href": href(from_file, Layout.item(index, tile, item_id), root_href),
-                     "type": media_types.GEOJSON} for tile, item_id in facts.items]
-    return data
 
 
 def build_catalog(collections: list[tuple[str, str]], config: dict[str, Any]) -> pystac.Catalog:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,20 +62,44 @@ def remove_leftovers(folder: str | Path) -> list[str]:
 
 def write_atomic(path: str, payload: bytes) -> None:
     """Write ``payload`` to ``path`` atomically, creating parent folders."""
+    write_chunks_atomic(path, (payload,))
+
+
+def write_chunks_atomic(path: str, chunks: Iterable[bytes], keep_if_equal: bool = False) -> bool:
+    """Write the concatenation of ``chunks`` to ``path`` atomically, creating parent folders; True if written.
+
+    ``keep_if_equal``: compare with the file already at ``path`` as the chunks pass, and leave it untouched
+    (return False) when its bytes are the same. The payload is never held whole.
+    """
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
+    old = None
+    if keep_if_equal:
+        with contextlib.suppress(FileNotFoundError):
+            old = open(path, "rb")  # noqa: SIM115 (closed below)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(), suffix="-" + os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(payload)
+            same = old is not None
+            for chunk in chunks:
+                f.write(chunk)
+                same = same and old is not None and old.read(len(chunk)) == chunk
+            if same and old is not None and not old.read(1):
+                f.close()
+                os.unlink(tmp)
+                return False
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        return True
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if old is not None:
+            old.close()
 
 
 def write_if_changed(path: str, payload: bytes) -> bool:
