@@ -326,6 +326,39 @@ def test_product_that_turns_bad_leaves_the_catalogue(tmp_path) -> None:
     assert again.files_written == 0 and not again.removed and again.skipped == report.skipped
 
 
+def test_product_emptied_between_listing_and_reading(tmp_path, monkeypatch) -> None:
+    """A product folder emptied after the tree was listed, before its turn to be read (a copy being redone):
+    skipped with the reason, its earlier item removed, the other products indexed."""
+    from sen2val_stac.catalog import indexer
+
+    indices = tmp_path / "INDICES"
+    specs = [_spec("NDVI", "40KCB", d) for d in (1, 2, 3)]
+    write_tree(indices, specs, stray=False)
+    catalog = tmp_path / "catalog"
+    assert _index(indices, catalog).items_total == 3
+    for spec in specs[:2]:  # both change: both are read again, and the first is emptied just before
+        for raster in (indices / spec.folder).glob("*.jp2"):
+            os.utime(raster, ns=(time.time_ns(), time.time_ns() + 10**9))
+    emptied = indices / specs[0].folder
+    real_scan = indexer.scan_product
+
+    def scan_after_emptying(index, tile, folder, skips):
+        if Path(folder) == emptied:
+            for f in emptied.iterdir():
+                f.unlink()
+        return real_scan(index, tile, folder, skips)
+
+    monkeypatch.setattr(indexer, "scan_product", scan_after_emptying)
+    report = _index(indices, catalog)
+    assert report.removed == ["NDVI_40KCB_20210301"] and report.updated == ["NDVI_40KCB_20210302"]
+    assert report.items_total == 2 and not (catalog / "ndvi/40KCB/NDVI_40KCB_20210301.json").exists()
+    assert [(s["path"], s["reason"]) for s in report.skipped] == [
+        (str(emptied), "product folder holds no index raster (empty or half-copied)")]
+    coll = json.loads((catalog / "ndvi/collection.json").read_text())
+    assert [link["href"] for link in coll["links"] if link["rel"] == "item"] == [
+        "./40KCB/NDVI_40KCB_20210302.json", "./40KCB/NDVI_40KCB_20210303.json"]
+
+
 def test_state_of_an_earlier_version_is_imported_without_reading(tmp_path) -> None:
     from sen2val_stac.catalog.state import load_state
 

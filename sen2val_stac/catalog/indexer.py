@@ -34,6 +34,7 @@ from sen2val_stac.core.atomic import (
 )
 from sen2val_stac.core.errors import InputError
 from sen2val_stac.core.templates import templates_dir
+from sen2val_stac.tree import names
 from sen2val_stac.tree.record import RECORD_VERSION, ExtractSettings, Outcome, extract_safe
 from sen2val_stac.tree.scan import ItemSource, Skip, iter_tree, scan_product
 
@@ -191,25 +192,38 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-@dataclass(slots=True)
 class _Todo:
-    """A product folder to read (its source is listed again when its turn comes: sources are not held)."""
+    """The product folders to read, by name within their tile folder (about 120 bytes a product); their
+    sources are listed again when their turn comes, so sources are not held."""
 
-    index: str
-    tile: str
-    folder: str
-    item_id: str
+    def __init__(self) -> None:
+        self._tiles: list[tuple[str, str, str, list[str]]] = []  # index, tile, tile folder, product folder names
+        self._count = 0
 
+    def __len__(self) -> int:
+        return self._count
 
-def _relist(todo: list[_Todo], gone: Callable[[_Todo, Skip], None]) -> Iterator[ItemSource]:
-    """The sources of ``todo``, listed again one at a time; a folder that no longer makes an item goes to ``gone``."""
-    for entry in todo:
-        skips: list[Skip] = []
-        source = scan_product(entry.index, entry.tile, entry.folder, skips)
-        if source is not None and source.item_id == entry.item_id:
-            yield source
-        else:
-            gone(entry, skips[-1] if skips else Skip(entry.folder, "changed while indexing"))
+    def add(self, source: ItemSource) -> None:
+        """Read the product of ``source`` (sources come tile folder by tile folder)."""
+        tile_folder, name = os.path.split(source.folder)
+        if not self._tiles or self._tiles[-1][2] != tile_folder:
+            self._tiles.append((source.index, source.tile, tile_folder, []))
+        self._tiles[-1][3].append(name)
+        self._count += 1
+
+    def relist(self, gone: Callable[[str, Skip], None]) -> Iterator[ItemSource]:
+        """The sources to read, listed again one at a time; the item id of a folder that no longer makes an
+        item goes to ``gone``, with the reason."""
+        for index, tile, tile_folder, products in self._tiles:
+            for name in products:
+                skips: list[Skip] = []
+                folder = os.path.join(tile_folder, name)
+                source = scan_product(index, tile, folder, skips)
+                if source is not None:
+                    yield source
+                else:
+                    gone(names.item_id(index, tile, names.parse_product_id(name).sensing),
+                         skips[-1] if skips else Skip(folder, "changed while indexing"))
 
 
 def index_tree(
@@ -260,7 +274,7 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
     present: set[str] = set()  # the ids of kept or failed items still in the tree (not of new ones: memory)
     failed_at: dict[str, tuple[str, str, str]] = {}  # index, tile, folder of the products that could not be indexed
     dropped: set[str] = set()  # indexed before, failed now
-    todo: list[_Todo] = []
+    todo = _Todo()
     for source in iter_tree(indices_dir, scan_skips):
         old = kept.get(source.item_id)
         if old or source.item_id in old_failed:
@@ -271,7 +285,7 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
         if old_failed.get(source.item_id, {}).get("fp") == fp:
             failed_at[source.item_id] = (source.index, source.tile, source.folder)
             continue
-        todo.append(_Todo(source.index, source.tile, source.folder, source.item_id))
+        todo.add(source)
 
     fresh: set[str] = set()  # kept items read again (new items are all written)
 
@@ -290,13 +304,13 @@ def _index(store: StateStore, indices_dir: str, catalog_dir: str, config: dict[s
                 dropped.add(source.item_id)
         advance()
 
-    def gone(entry: _Todo, skip: Skip) -> None:
-        present.discard(entry.item_id)
+    def gone(gone_id: str, skip: Skip) -> None:
+        present.discard(gone_id)
         scan_skips.append(skip)
         advance()
 
     with progress_bar("Reading rasters", len(todo), progress) as advance:
-        _extract_all(_relist(todo, gone), config, catalog_dir, workers, keep, scheduler, count=len(todo))
+        _extract_all(todo.relist(gone), config, catalog_dir, workers, keep, scheduler, count=len(todo))
     del todo
 
     vanished = set(kept) - present
