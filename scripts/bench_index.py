@@ -65,8 +65,32 @@ def realistic_quicklooks(root: Path) -> None:
         tmp.rename(ql)
 
 
-def make_tree(workdir: Path, products: int, resolution: float, templates: int = 3) -> Path:
-    """Write templates once, then hard-link them into ``products`` product folders."""
+# The archive's shape for --memory: three indices, and no tile folder beyond 500 dates (a tile's 10 years at
+# Sentinel-2's 5-day revisit are about 730). Extra tiles are named in zone 40K and hold the template's pixels.
+ARCHIVE_INDICES = ("NDVI", "NDWIGAO", "MNDWI")
+DATES_PER_FOLDER = 500
+
+
+def _tile_names(count: int) -> list[str]:
+    """``count`` valid MGRS tile names in zone 40K, the demo's two first."""
+    squares = [c + r for c in "ABCDEFGHJKLMNPQRSTUVWXYZ" for r in "ABCDEFGHJKLMNPQRSTUV"]
+    extra = [f"40K{sq}" for sq in squares if f"40K{sq}" not in ("40KCB", "40KEC")]
+    return ["40KCB", "40KEC", *extra][:count]
+
+
+def _folders(products: int, archive: bool) -> list[tuple[str, str, int]]:
+    """(index, tile, date number) of each product: the time benchmark's two NDVI tiles, or the archive's shape."""
+    if not archive:
+        return [("NDVI", ("40KCB", "40KEC")[i % 2], i // 2) for i in range(products)]
+    per_index = -(-products // len(ARCHIVE_INDICES))
+    tiles = _tile_names(-(-per_index // DATES_PER_FOLDER))
+    return [(ARCHIVE_INDICES[i % len(ARCHIVE_INDICES)], tiles[(i // len(ARCHIVE_INDICES)) % len(tiles)],
+             i // len(ARCHIVE_INDICES) // len(tiles)) for i in range(products)]
+
+
+def make_tree(workdir: Path, products: int, resolution: float, templates: int = 3, archive: bool = False) -> Path:
+    """Write templates once, then hard-link them into ``products`` product folders (``archive``: spread over
+    indices and tiles as the station's archive is, see :data:`DATES_PER_FOLDER`)."""
     tpl_root = workdir / f"templates-{resolution:g}m"
     specs = [ProductSpec(index="NDVI", tile="40KCB", sensing=START + timedelta(days=i), resolution=resolution,
                          swath="partial" if i == 1 else "full") for i in range(templates)]
@@ -79,20 +103,20 @@ def make_tree(workdir: Path, products: int, resolution: float, templates: int = 
         realistic_quicklooks(tmp)
         tmp.rename(tpl_root)
     realistic_quicklooks(tpl_root)  # templates written by an earlier version
-    tree = workdir / f"INDICES-{products}"
+    tree = workdir / f"INDICES-{products}{'-archive' if archive else ''}"
     if tree.exists():
         return tree
     tmp = workdir / "tree.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    tiles = ["40KCB", "40KEC"]
-    for i in range(products):
+    for i, (index, tile, date) in enumerate(_folders(products, archive)):
         tpl = specs[i % templates]
-        spec = ProductSpec(index="NDVI", tile=tiles[i % 2], sensing=START + timedelta(days=i // 2 * 5), resolution=resolution)
+        spec = ProductSpec(index=index, tile=tile, sensing=START + timedelta(days=date * 5), resolution=resolution)
         dest = tmp / spec.folder
         dest.mkdir(parents=True)
         src = tpl_root / tpl.folder
         for f in os.listdir(src):
-            os.link(src / f, dest / f.replace(tpl.product_id, spec.product_id))
+            name = f.replace(tpl.product_id, spec.product_id)
+            os.link(src / f, dest / name.replace(f"_{tpl.index}", f"_{index}", 1))
     tmp.rename(tree)
     return tree
 
@@ -189,7 +213,7 @@ def coordinator_memory(workdir: Path, counts: list[int], resolution: float, dask
     with LocalCluster(n_workers=os.cpu_count() if dask else 0, threads_per_worker=1, processes=True,
                       host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
         for n in counts:
-            tree = make_tree(workdir, n, resolution)
+            tree = make_tree(workdir, n, resolution, archive=True)
             readers = (("dask", cluster.scheduler_address),) if dask else ()
             for label, scheduler in (*readers, ("local pool", None)):
                 catalog = workdir / f"catalog-mem-{n}"

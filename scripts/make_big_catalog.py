@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sen2val_stac.catalog.indexer import load_state
 from sen2val_stac.catalog.parquet import write_parquet
-from sen2val_stac.catalog.render import Layout, collection_dict, item_dict
+from sen2val_stac.catalog.render import Layout, build_collection, item_dict
 from sen2val_stac.catalog.root import write_root_catalog
 from sen2val_stac.catalog.state import StateStore
 from sen2val_stac.config import load_config
@@ -52,7 +52,9 @@ def make(workdir: Path, n_items: int) -> Path:
         write_json(str(out / Layout.item(rec["index"], tile, rec["item_id"])), item_dict(rec, config, indices_rel))
         by_index.setdefault(rec["index"], []).append(rec)
     for index, recs in by_index.items():
-        write_json(str(out / Layout.collection(index)), collection_dict(index, sorted(recs, key=lambda r: r["item_id"]), config))
+        recs.sort(key=lambda r: r["item_id"])
+        coll = build_collection(index, recs, config, [(r["tile"], r["item_id"]) for r in recs])
+        write_json(str(out / Layout.collection(index)), coll.to_dict(transform_hrefs=False))
     write_root_catalog(str(out), config)
     with StateStore.open(str(catalog)) as demo_state, StateStore.open(str(out)) as store:
         for recs in by_index.values():
